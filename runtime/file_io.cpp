@@ -1,0 +1,115 @@
+#include "runtime/file_io.h"
+
+#include <fcntl.h>
+#include <glob.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "runtime/error.h"
+
+namespace lssa {
+
+static int64_t crash_after_bytes() {
+  const char* s = std::getenv("LSSA_TEST_CRASH_AFTER_BYTES");
+  return s ? std::atoll(s) : -1;
+}
+
+AtomicFile::AtomicFile(const std::string& path) : path_(path) {
+  tmp_ = path + ".tmp." + std::to_string(getpid());
+  f_ = std::fopen(tmp_.c_str(), "wb");
+  if (!f_) fail(strfmt("cannot create %s: %s", tmp_.c_str(), std::strerror(errno)));
+}
+
+AtomicFile::~AtomicFile() {
+  if (f_) std::fclose(f_);
+  if (!committed_) ::unlink(tmp_.c_str());
+}
+
+void AtomicFile::write(const void* data, size_t bytes) {
+  static const int64_t crash_at = crash_after_bytes();
+  if (crash_at >= 0) {
+    long pos = std::ftell(f_);
+    if (pos + (int64_t)bytes >= crash_at) {
+      size_t part = crash_at > pos ? (size_t)(crash_at - pos) : 0;
+      std::fwrite(data, 1, part, f_);
+      std::fflush(f_);
+      _exit(86);
+    }
+  }
+  if (bytes && std::fwrite(data, 1, bytes, f_) != bytes)
+    fail(strfmt("write to %s failed: %s", tmp_.c_str(), std::strerror(errno)));
+}
+
+void AtomicFile::commit() {
+  if (std::fflush(f_) != 0 || ::fsync(fileno(f_)) != 0)
+    fail(strfmt("cannot flush %s: %s", tmp_.c_str(), std::strerror(errno)));
+  std::fclose(f_);
+  f_ = nullptr;
+  if (std::rename(tmp_.c_str(), path_.c_str()) != 0)
+    fail(strfmt("cannot rename %s to %s: %s", tmp_.c_str(), path_.c_str(), std::strerror(errno)));
+  committed_ = true;
+  std::string dir = ".";
+  auto slash = path_.find_last_of('/');
+  if (slash != std::string::npos) dir = slash == 0 ? "/" : path_.substr(0, slash);
+  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
+  if (dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
+}
+
+void write_file_atomic(const std::string& path, const void* data, size_t bytes) {
+  AtomicFile f(path);
+  f.write(data, bytes);
+  f.commit();
+}
+
+std::vector<uint8_t> read_file(const std::string& path) {
+  FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) fail(strfmt("cannot open %s: %s", path.c_str(), std::strerror(errno)));
+  std::vector<uint8_t> buf;
+  uint8_t tmp[1 << 16];
+  size_t n;
+  while ((n = std::fread(tmp, 1, sizeof tmp, f)) > 0) buf.insert(buf.end(), tmp, tmp + n);
+  bool err = std::ferror(f);
+  std::fclose(f);
+  if (err) fail(strfmt("cannot read %s", path.c_str()));
+  return buf;
+}
+
+int64_t file_size(const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) return -1;
+  return (int64_t)st.st_size;
+}
+
+bool file_exists(const std::string& path) { return file_size(path) >= 0; }
+
+void make_dirs(const std::string& path) {
+  if (path.empty()) return;
+  std::string cur;
+  size_t i = 0;
+  while (i <= path.size()) {
+    size_t j = path.find('/', i);
+    if (j == std::string::npos) j = path.size();
+    cur = path.substr(0, j);
+    if (!cur.empty() && ::mkdir(cur.c_str(), 0755) != 0 && errno != EEXIST)
+      fail(strfmt("cannot create directory %s: %s", cur.c_str(), std::strerror(errno)));
+    i = j + 1;
+  }
+}
+
+std::vector<std::string> glob_files(const std::string& pattern) {
+  std::vector<std::string> out;
+  glob_t g;
+  std::memset(&g, 0, sizeof g);
+  if (::glob(pattern.c_str(), 0, nullptr, &g) == 0)
+    for (size_t i = 0; i < g.gl_pathc; i++) out.push_back(g.gl_pathv[i]);
+  globfree(&g);
+  return out;  // glob() sorts by default
+}
+
+}  // namespace lssa

@@ -1,0 +1,42 @@
+// File helpers shared by shards, checkpoints and logs.
+//  - AtomicFile: write to "<path>.tmp.<pid>", fsync, rename over <path>, fsync the directory.
+//    A crash at any point leaves either the old file or the new one, never a partial file.
+//  - read_file_range: pread with 64-bit offsets and a clear error on short reads.
+#pragma once
+#include <cstdint>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+namespace lssa {
+
+class AtomicFile {
+ public:
+  explicit AtomicFile(const std::string& path);  // opens the temp file
+  ~AtomicFile();                                  // removes the temp file unless committed
+  AtomicFile(const AtomicFile&) = delete;
+  AtomicFile& operator=(const AtomicFile&) = delete;
+  void write(const void* data, size_t bytes);
+  void commit();  // flush + fsync + rename + fsync(dir)
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_, tmp_;
+  FILE* f_ = nullptr;
+  bool committed_ = false;
+};
+
+// Writes the whole buffer atomically.
+void write_file_atomic(const std::string& path, const void* data, size_t bytes);
+// Reads a whole file; throws Error naming the path when missing/unreadable.
+std::vector<uint8_t> read_file(const std::string& path);
+// Size in bytes, or -1 when the file does not exist.
+int64_t file_size(const std::string& path);
+bool file_exists(const std::string& path);
+void make_dirs(const std::string& path);  // mkdir -p; throws on failure
+// Expands a glob pattern (sorted); a pattern without wildcards that names a file is kept.
+std::vector<std::string> glob_files(const std::string& pattern);
+
+// Test hook: when the environment variable LSSA_TEST_CRASH_AFTER_BYTES=N is set, an AtomicFile
+// calls _exit(86) once N bytes have been written to a temp file (simulates a crash mid-write).
+}  // namespace lssa
