@@ -1,0 +1,208 @@
+// The scalar math of every attention variant — the ONE home of these formulas.
+//
+// Used by the CPU reference (attention/attention_cpu.cpp) and by the CUDA kernels, so every
+// function is `__host__ __device__` under nvcc and plain inline C++ elsewhere, templated on the
+// real type (float in the backends, double in the finite-difference tests).
+//
+// A variant (DESIGN.md §4.1) is described by an AttnSpec: how the score is formed, which map φ
+// is applied, how rows are normalised, and an optional post-op. Per row i (n_i = i + 1 visible
+// keys), the weights are built as a pipeline:
+//
+//   s_ij  = scale_i · q_i·k_j + bias_i          score (Dot: scale 1/√HS; Cosine: LSSA, c_i on unit q, k)
+//   f_ij  = φ(s_ij)                             map (exp, softplus, sigmoid, relu, …)
+//   p_ij  = f_ij / Σ_j f_ij   if softmax        stable softmax (exp only, max-subtracted)
+//   g_ij  = −p_ij | p_ij − 1/n_i | p_ij         transform (inverse, recentered: rows n_i ≤ 3 keep p)
+//   a_ij  = g_ij / Σ_j |g_ij|  (l1)  |  g_ij / T (seq)  |  g_ij / n_i (row)  |  g_ij (none)
+//   a'_ij = re-weighting of a (DESIGN §4.2) when p > 0 and rows are l1-normalised
+//   o_i   = Σ_j a'_ij v_j, then LayerNorm over HS without affine for relu_shen
+#pragma once
+
+#include <math.h>
+
+#ifdef __CUDACC__
+#define LSSA_HD __host__ __device__ __forceinline__
+#else
+#define LSSA_HD inline
+#endif
+
+namespace lssa {
+
+// How the raw score s_ij is formed.
+enum class AttnScore : int {
+  Dot = 0,     // s = q·k / √HS
+  Cosine = 1,  // LSSA: s = c_i · (q/‖q‖)·(k/‖k‖), c_i = ln(HS)·ln(n_i)
+};
+
+// The element-wise map φ.
+enum class AttnMap : int {
+  Identity = 0,
+  Exp = 1,
+  Softplus = 2,
+  Sigmoid = 3,
+  Relu = 4,
+  Relu2 = 5,
+  Relu6 = 6,
+  Gelu = 7,  // erf form, signed
+  Mish = 8,  // x·tanh(softplus(x)), signed
+};
+
+// Transform applied to the softmax probabilities (Table 1 variants).
+enum class AttnTransform : int {
+  None = 0,
+  Negate = 1,    // inverse: −p
+  Recenter = 2,  // p − 1/n_i for n_i > 3; rows n_i ≤ 3 keep p
+};
+
+// Row normaliser after the map / transform.
+enum class AttnNorm : int {
+  None = 0,
+  L1 = 1,          // divide by Σ_j |g_ij| (rows with Σ = 0 output 0 and pass no gradient)
+  DivideSeq = 2,   // divide by T, the length of this forward pass (Wortsman)
+  DivideRow = 3,   // divide by n_i
+};
+
+// Additive bias on the score (sigmoid family).
+enum class AttnBias : int {
+  None = 0,
+  Constant = 1,  // b = bias_value (−ln T_train by default)
+  RowLog = 2,    // b = −ln n_i
+};
+
+// A fully-resolved attention variant: everything the math needs, nothing else.
+struct AttnSpec {
+  AttnScore score = AttnScore::Dot;           // how s_ij is formed
+  AttnMap map = AttnMap::Exp;                 // φ
+  bool softmax = true;                        // stable softmax normalisation of exp(s) (map == Exp)
+  AttnTransform transform = AttnTransform::None;  // inverse / recentered
+  AttnNorm norm = AttnNorm::None;             // l1, 1/T, 1/n or none
+  AttnBias bias = AttnBias::None;             // additive score bias
+  float bias_value = 0.f;                     // used when bias == Constant
+  bool post_layernorm = false;                // relu_shen: LN over HS (no affine) on o_i
+  float reweight_p = 0.f;                     // 0 = off; ≥ 1 = re-weighting exponent (DESIGN §4.2)
+};
+
+// Rows are l1-normalised (Σ_j |a_ij| = 1), so re-weighting is defined.
+LSSA_HD bool attn_rows_l1(const AttnSpec& s) {
+  return s.norm == AttnNorm::L1 || (s.softmax && s.transform == AttnTransform::None);
+}
+
+constexpr float kLayerNormEps = 1e-5f;  // relu_shen's LayerNorm and the model's LayerNorms
+constexpr double kNormalizeEps = 1e-12;  // LSSA's q/‖q‖ clamp, as F.normalize
+
+// ---------------------------------------------------------------------------------------------
+// φ and φ'. All maps are written in their overflow-safe forms.
+
+template <typename R>
+LSSA_HD R sigmoid_stable(R x) {
+  if (x >= R(0)) return R(1) / (R(1) + exp(-x));
+  R e = exp(x);
+  return e / (R(1) + e);
+}
+
+// softplus(x) = max(x, 0) + log1p(exp(−|x|)): never overflows, exact for large |x|.
+template <typename R>
+LSSA_HD R softplus_stable(R x) {
+  return (x > R(0) ? x : R(0)) + log1p(exp(-fabs(x)));
+}
+
+template <typename R>
+LSSA_HD R attn_map(AttnMap m, R x) {
+  switch (m) {
+    case AttnMap::Identity: return x;
+    case AttnMap::Exp: return exp(x);
+    case AttnMap::Softplus: return softplus_stable(x);
+    case AttnMap::Sigmoid: return sigmoid_stable(x);
+    case AttnMap::Relu: return x > R(0) ? x : R(0);
+    case AttnMap::Relu2: return x > R(0) ? x * x : R(0);
+    case AttnMap::Relu6: return x > R(0) ? (x < R(6) ? x : R(6)) : R(0);
+    case AttnMap::Gelu: return R(0.5) * x * (R(1) + erf(x * R(0.70710678118654752440)));
+    case AttnMap::Mish: return x * tanh(softplus_stable(x));
+  }
+  return x;
+}
+
+// dφ/dx. At the kinks of relu/relu6 the derivative is taken as 0 (as PyTorch does).
+template <typename R>
+LSSA_HD R attn_map_deriv(AttnMap m, R x) {
+  switch (m) {
+    case AttnMap::Identity: return R(1);
+    case AttnMap::Exp: return exp(x);
+    case AttnMap::Softplus: return sigmoid_stable(x);
+    case AttnMap::Sigmoid: {
+      R s = sigmoid_stable(x);
+      return s * (R(1) - s);
+    }
+    case AttnMap::Relu: return x > R(0) ? R(1) : R(0);
+    case AttnMap::Relu2: return x > R(0) ? R(2) * x : R(0);
+    case AttnMap::Relu6: return (x > R(0) && x < R(6)) ? R(1) : R(0);
+    case AttnMap::Gelu: {
+      R cdf = R(0.5) * (R(1) + erf(x * R(0.70710678118654752440)));
+      R pdf = exp(R(-0.5) * x * x) * R(0.39894228040143267794);
+      return cdf + x * pdf;
+    }
+    case AttnMap::Mish: {
+      R t = tanh(softplus_stable(x));
+      return t + x * (R(1) - t * t) * sigmoid_stable(x);
+    }
+  }
+  return R(1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Per-row constants. n = number of visible keys (1-indexed row), HS = head size.
+
+// Multiplier of q·k (Dot) or of the cosine (Cosine: c_i = ln(HS)·ln(n_i); c_1 = 0).
+template <typename R>
+LSSA_HD R attn_row_scale(const AttnSpec& s, int n, int HS) {
+  if (s.score == AttnScore::Cosine) return log(R(HS)) * log(R(n));
+  return R(1) / sqrt(R(HS));
+}
+
+template <typename R>
+LSSA_HD R attn_row_bias(const AttnSpec& s, int n) {
+  switch (s.bias) {
+    case AttnBias::None: return R(0);
+    case AttnBias::Constant: return R(s.bias_value);
+    case AttnBias::RowLog: return -log(R(n));
+  }
+  return R(0);
+}
+
+// The constant subtracted by the recentering transform (0 when the row keeps p).
+template <typename R>
+LSSA_HD R attn_recenter_shift(const AttnSpec& s, int n) {
+  return (s.transform == AttnTransform::Recenter && n > 3) ? R(1) / R(n) : R(0);
+}
+
+// Divisor of the DivideSeq / DivideRow normalisers (T = length of this forward pass).
+template <typename R>
+LSSA_HD R attn_fixed_divisor(const AttnSpec& s, int n, int T) {
+  if (s.norm == AttnNorm::DivideSeq) return R(T);
+  if (s.norm == AttnNorm::DivideRow) return R(n);
+  return R(1);
+}
+
+// Re-weighting offset o_i (DESIGN §4.2): 0 for the first three rows, 1 after.
+template <typename R>
+LSSA_HD R reweight_offset(int n) {
+  return n <= 3 ? R(0) : R(1);
+}
+
+// r^p for r ∈ [0, 1] (r = relu(u)/max relu(u)): never overflows; integer p by repeated squaring.
+template <typename R>
+LSSA_HD R reweight_pow(R r, R p) {
+  if (r <= R(0)) return R(0);
+  int ip = (int)p;
+  if (R(ip) == p && ip <= 64) {
+    R acc = R(1), b = r;
+    while (ip) {
+      if (ip & 1) acc *= b;
+      b *= b;
+      ip >>= 1;
+    }
+    return acc;
+  }
+  return pow(r, p);
+}
+
+}  // namespace lssa

@@ -1,0 +1,116 @@
+// eval_gpt2: the length-extrapolation sweep (DESIGN.md §8).
+//
+//   ./eval_gpt2 --ckpt runs/lssa --data 'longeval_val_*.bin' --len 1024,2048,16384 --reweight-p 0,15
+//
+// For each length and each re-weighting p: the mean loss over the same non-overlapping windows
+// of that length (the first max(1, --tokens / len) windows of the data, in file order), with the
+// RoPE scaling of --rope-scaling beyond the training length. A table on stdout, records in
+// --json. The attention variant and T_train come from the checkpoint (--attn overrides).
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "attention/registry.h"
+#include "data/loader.h"
+#include "model/checkpoint.h"
+#include "runtime/backend.h"
+#include "runtime/error.h"
+#include "runtime/file_io.h"
+#include "runtime/run_config.h"
+
+using namespace lssa;
+using Clock = std::chrono::steady_clock;
+
+static int run(int argc, char** argv) {
+  CLI::App app{"eval_gpt2: validation loss at 1x..16x the training length, with RoPE scaling and re-weighting"};
+  EvalConfig ec;
+  add_eval_options(app, ec);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  validate(ec);
+  set_cpu_threads(ec.threads);
+  LoadedModel lm = load_model(ec.ckpt);
+  GPT2Config cfg = lm.cfg;
+  if (!ec.attn.empty()) cfg.attn = attn_canonical_name(ec.attn);
+  const RopeScaling scaling = rope_scaling_from_name(ec.rope_scaling);
+  std::vector<int> lens;
+  if (ec.lens.empty())
+    for (int k : {1, 2, 4, 8, 16}) lens.push_back(k * cfg.T_train);
+  else
+    lens = parse_int_list(ec.lens, "--len");
+  std::vector<float> ps =
+      ec.reweight_p.empty() ? std::vector<float>{cfg.attn_opt.reweight_p} : parse_float_list(ec.reweight_p, "--reweight-p");
+  // every (variant, p) must be valid before any work
+  for (float p : ps) {
+    AttnOptions o = cfg.attn_opt;
+    o.reweight_p = p;
+    attn_resolve(ec.attn.empty() ? cfg.attn : ec.attn, o, cfg.T_train);
+  }
+  ShardSet data = ShardSet::open(ec.data, "--data");
+
+  std::printf("eval_gpt2 | %s (step %d) | L=%d NH=%d C=%d T_train=%d | attn %s | rope scaling %s\n", lm.path.c_str(),
+              lm.step, cfg.L, cfg.NH, cfg.C, cfg.T_train, cfg.attn.c_str(), rope_scaling_name(scaling));
+  nlohmann::json records = nlohmann::json::array();
+  std::vector<std::vector<double>> table(lens.size(), std::vector<double>(ps.size()));
+  for (size_t pi = 0; pi < ps.size(); pi++) {
+    GPT2Config c = cfg;
+    c.attn_opt.reweight_p = ps[pi];
+    std::unique_ptr<Gpt2Model> model = make_model(c, ec.device);
+    model->set_params(lm.params);
+    for (size_t li = 0; li < lens.size(); li++) {
+      const int len = lens[li];
+      auto windows = sequential_windows(data, len, std::max<int64_t>(1, ec.tokens / len));
+      std::vector<int> x(len), y(len);
+      double sum = 0;
+      auto t0 = Clock::now();
+      for (const Window& w : windows) {
+        read_window(data, w, len, x.data(), y.data());
+        sum += model->forward(x.data(), y.data(), 1, len, scaling);
+      }
+      double loss = sum / windows.size();
+      double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+      table[li][pi] = loss;
+      std::fprintf(stderr, "  len %6d  p %-4g  loss %.6f  (%zu windows, %.1fs)\n", len, ps[pi], loss, windows.size(), secs);
+      records.push_back({{"len", len},
+                         {"len_ratio", (double)len / cfg.T_train},
+                         {"reweight_p", ps[pi]},
+                         {"rope_scaling", rope_scaling_name(scaling)},
+                         {"attn", c.attn},
+                         {"loss", loss},
+                         {"tokens", (int64_t)windows.size() * len},
+                         {"windows", windows.size()},
+                         {"ckpt", lm.path},
+                         {"step", lm.step}});
+    }
+  }
+  std::printf("%8s %6s", "len", "x T");
+  for (float p : ps) std::printf("  %12s", strfmt("p=%g", p).c_str());
+  std::printf("\n");
+  for (size_t li = 0; li < lens.size(); li++) {
+    std::printf("%8d %6.2g", lens[li], (double)lens[li] / cfg.T_train);
+    for (size_t pi = 0; pi < ps.size(); pi++) std::printf("  %12.6f", table[li][pi]);
+    std::printf("\n");
+  }
+  if (!ec.json.empty()) {
+    std::string s = records.dump(2) + "\n";
+    write_file_atomic(ec.json, s.data(), s.size());
+  }
+  return 0;
+}
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const Error& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "error: out of memory (try a smaller --len)\n");
+    return 1;
+  }
+}

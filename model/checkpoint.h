@@ -1,0 +1,52 @@
+// Checkpoints.
+//
+// model_<step>.safetensors — the model, readable by any safetensors reader: fp32 tensors named as
+//   in param_layout() (HF GPT-2 names, PyTorch Linear layout; no wpe, no lm_head: tied), and the
+//   whole model + attention config in the metadata (all strings):
+//     format=lssa-gpt2, format_version=1, n_layer, n_head, n_embd, vocab_size, padded_vocab_size,
+//     seq_len (T_train), rope_base, attn, reweight_p, sigmoid_bias, relu_divisor, step.
+// state_<step>.bin — what --resume needs beyond the model: AdamW moments, the data loader
+//   position, the step, and the run's config fingerprint. Layout: "LSSASTAT" (8 bytes), uint64
+//   JSON length, the JSON, then m and v as fp32 (counts in the JSON).
+// Both are written atomically (temp + fsync + rename); the state file first, so a model file
+// always has its state beside it. The latest checkpoint of a directory is the highest step with
+// both files present.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "data/loader.h"
+#include "model/gpt2_config.h"
+
+namespace lssa {
+
+struct TrainState {
+  int step = 0;                      // optimizer steps completed
+  TrainLoader::State loader;         // data position after `step` steps
+  uint64_t seed = 0;                 // the run's seed (the loader order depends on it)
+  std::string fingerprint;           // run settings that must match on resume (see train_gpt2.cu)
+  std::vector<float> m, v;           // AdamW moments
+};
+
+std::string checkpoint_model_path(const std::string& dir, int step);
+std::string checkpoint_state_path(const std::string& dir, int step);
+
+void save_model(const std::string& path, const GPT2Config& cfg, const std::vector<float>& params, int step);
+// Reads a model checkpoint: config from the metadata, parameters validated by name and shape.
+// `path` may be a file or a run directory (its latest checkpoint). Throws Error (one line).
+struct LoadedModel {
+  GPT2Config cfg;
+  std::vector<float> params;
+  int step = 0;
+  std::string path;
+};
+LoadedModel load_model(const std::string& path);
+
+void save_state(const std::string& path, const TrainState& st);
+TrainState load_state(const std::string& path, size_t expect_params);
+
+// Highest step in `dir` with both files present; -1 when none.
+int latest_checkpoint_step(const std::string& dir);
+
+}  // namespace lssa

@@ -1,0 +1,73 @@
+// GPT-2 + RoPE on the CPU, templated on the real type: float is the CPU backend, double is used
+// by the tests (finite differences, the fp64 oracle comparison).
+//
+// Forward, per layer l (N = B·T rows, shapes in comments):
+//   ln1 = LN(x)                         (B, T, C)
+//   qkv = ln1·Wqkvᵀ + b, RoPE on q, k   (B, T, 3C)     (rotated in place; the backward un-rotates)
+//   atty = attention(qkv)               (B, T, C)      (attention/attention_cpu.h, O(T) memory)
+//   x2 = x + atty·Wprojᵀ + b            (B, T, C)
+//   ln2 = LN(x2); fch = ln2·Wfcᵀ + b    (B, T, 4C)
+//   x = x2 + gelu(fch)·Wfcprojᵀ + b     (B, T, C)
+// then lnf = LN(x), logits = lnf·wteᵀ (B, T, Vp), loss = mean CE over the first V columns.
+#pragma once
+#include <vector>
+
+#include "model/layers_cpu.h"
+#include "model/model.h"
+
+namespace lssa {
+
+template <typename R>
+class Gpt2Cpu final : public Gpt2Model {
+ public:
+  explicit Gpt2Cpu(const GPT2Config& cfg);
+
+  const GPT2Config& config() const override { return cfg_; }
+  const char* backend_name() const override { return "cpu"; }
+  size_t num_params() const override { return params.size(); }
+  double forward(const int* tokens, const int* targets, int B, int T, RopeScaling scaling) override;
+  std::vector<float> losses() const override;
+  std::vector<float> logits() const override;
+  void zero_grad() override;
+  void backward(float loss_scale) override;
+  double grad_norm() const override;
+  void adamw_step(const AdamWConfig& opt, float lr, float grad_scale, int t) override;
+  void get_params(std::vector<float>& out) const override;
+  void set_params(const std::vector<float>& in) override;
+  void get_grads(std::vector<float>& out) const override;
+  void get_adam_state(std::vector<float>& m, std::vector<float>& v) const override;
+  void set_adam_state(const std::vector<float>& m, const std::vector<float>& v) override;
+
+  // Public for tests: flat buffers in the layout of param_layout().
+  std::vector<R> params, grads, adam_m, adam_v;
+
+ private:
+  struct Acts {  // activations of the last forward, sized for (B, T)
+    std::vector<R> encoded;                   // (B, T, C)
+    std::vector<R> ln1, ln1_mean, ln1_rstd;   // (L, B, T, C), (L, B, T) ×2
+    std::vector<R> qkv;                       // (L, B, T, 3C), post-RoPE
+    std::vector<R> atty;                      // (L, B, T, C)
+    std::vector<R> residual2;                 // (L, B, T, C)
+    std::vector<R> ln2, ln2_mean, ln2_rstd;   // (L, B, T, C), (L, B, T) ×2
+    std::vector<R> fch, fch_gelu;             // (L, B, T, 4C) ×2
+    std::vector<R> residual3;                 // (L, B, T, C)
+    std::vector<R> lnf, lnf_mean, lnf_rstd;   // (B, T, C), (B, T) ×2
+    std::vector<R> logits;                    // (B, T, Vp)
+    std::vector<R> losses;                    // (B, T)
+    std::vector<R> scratch;                   // (B, T, C): attention-projection / MLP output
+  };
+  void ensure_acts(int B, int T);
+
+  GPT2Config cfg_;
+  AttnSpec spec_;
+  ParamOffsets off_;
+  std::vector<ParamTensor> layout_;
+  Acts a_;
+  int B_ = 0, T_ = 0, cap_BT_ = 0;
+  bool have_targets_ = false;
+  std::vector<int> tokens_, targets_;
+  RopeTable rope_;
+  RopeScaling rope_scaling_ = RopeScaling::None;
+};
+
+}  // namespace lssa

@@ -1,0 +1,18 @@
+// Run-time backend selection (--device auto|cpu|cuda) and thread setup.
+#pragma once
+#include <memory>
+#include <string>
+
+#include "model/model.h"
+
+namespace lssa {
+
+// auto: CUDA when this build has the CUDA backend and a GPU is visible, else CPU (saying why in
+// one line on stderr). cuda: fails with one line when either is missing.
+std::unique_ptr<Gpt2Model> make_model(const GPT2Config& cfg, const std::string& device);
+
+// Sets the OpenMP and BLAS thread counts (0 = leave the defaults).
+void set_cpu_threads(int n);
+int cpu_threads();
+
+}  // namespace lssa

@@ -1,0 +1,175 @@
+#include "runtime/run_config.h"
+
+#include <CLI/CLI.hpp>
+#include <cmath>
+#include <sstream>
+
+#include "attention/registry.h"
+#include "runtime/error.h"
+
+namespace lssa {
+
+void add_train_options(CLI::App& app, RunConfig& rc) {
+  app.set_config("--config", "", "read options from a TOML/INI file (same names, without --)");
+  app.add_option("--model", rc.model, "model preset: " + gpt2_preset_names())->capture_default_str();
+  app.add_option("--layers", rc.layers, "override the preset's number of layers L");
+  app.add_option("--heads", rc.heads, "override the preset's number of heads NH");
+  app.add_option("--channels", rc.channels, "override the preset's channels C");
+  app.add_option("--vocab-size", rc.vocab_size, "vocabulary size V (padded to a multiple of 128)")->capture_default_str();
+  app.add_option("--seq-len", rc.seq_len, "training sequence length T (default: the preset's)");
+  app.add_option("--rope-base", rc.rope_base, "RoPE base")->capture_default_str();
+  app.add_option("--attn", rc.attn, "attention variant; 'list' prints all of them")->capture_default_str();
+  app.add_option("--reweight-p", rc.reweight_p, "re-weighting exponent p (0 = off, >= 1)")->capture_default_str();
+  app.add_option("--sigmoid-bias", rc.sigmoid_bias, "bias of 'sigmoid': train (-ln T_train) | row (-ln n_i) | NUMBER")
+      ->capture_default_str();
+  app.add_option("--relu-divisor", rc.relu_divisor, "divisor of 'relu_seqlen': seq (T) | row (n_i)")->capture_default_str();
+  app.add_option("--batch", rc.batch, "micro-batch size B per process")->capture_default_str();
+  app.add_option("--total-batch", rc.total_batch, "tokens per optimizer step (gradient accumulation)")->capture_default_str();
+  app.add_option("--steps", rc.steps, "optimizer steps")->capture_default_str();
+  app.add_option("--lr", rc.lr, "peak learning rate")->capture_default_str();
+  app.add_option("--warmup", rc.warmup, "linear warmup steps")->capture_default_str();
+  app.add_option("--final-lr-frac", rc.final_lr_frac, "cosine decays to lr * this")->capture_default_str();
+  app.add_option("--weight-decay", rc.weight_decay, "AdamW weight decay (2-D weights only)")->capture_default_str();
+  app.add_option("--grad-clip", rc.grad_clip, "clip the global gradient norm to this (0 = off)")->capture_default_str();
+  app.add_option("--beta1", rc.beta1, "AdamW beta1")->capture_default_str();
+  app.add_option("--beta2", rc.beta2, "AdamW beta2")->capture_default_str();
+  app.add_option("--adam-eps", rc.adam_eps, "AdamW epsilon")->capture_default_str();
+  app.add_option("--seed", rc.seed, "seed of the initialisation and the data order")->capture_default_str();
+  app.add_option("--train-data", rc.train_data, "training shards (glob; several comma-separated)");
+  app.add_option("--val-data", rc.val_data, "validation shards (glob)");
+  app.add_option("--val-every", rc.val_every, "validate every N steps (0 = only at the end)")->capture_default_str();
+  app.add_option("--val-tokens", rc.val_tokens, "validation budget in tokens")->capture_default_str();
+  app.add_option("--out", rc.out, "run directory: checkpoints, log.jsonl, config.toml");
+  app.add_option("--ckpt-every", rc.ckpt_every, "checkpoint every N steps (0 = only at the end)")->capture_default_str();
+  app.add_flag("--resume", rc.resume, "continue from the latest checkpoint in --out (bit-exact)");
+  app.add_option("--device", rc.device, "auto | cpu | cuda")->capture_default_str();
+  app.add_option("--threads", rc.threads, "CPU threads (0 = OpenMP default)")->capture_default_str();
+  app.add_option("--peak-tflops", rc.peak_tflops, "GPU peak TFLOP/s for MFU (0 = from the built-in table)");
+}
+
+void add_eval_options(CLI::App& app, EvalConfig& ec) {
+  app.set_config("--config", "", "read options from a TOML/INI file (same names, without --)");
+  app.add_option("--ckpt", ec.ckpt, "checkpoint file, or run directory (its latest checkpoint)")->required();
+  app.add_option("--data", ec.data, "evaluation shards (glob; several comma-separated)");
+  app.add_option("--len", ec.lens, "evaluation lengths, comma-separated (default: 1,2,4,8,16 x T_train)");
+  app.add_option("--reweight-p", ec.reweight_p, "re-weighting exponents, comma-separated (default: the checkpoint's, 0 unless trained with one)");
+  app.add_option("--rope-scaling", ec.rope_scaling, "RoPE scaling beyond T_train: ntk | none | dynamic")->capture_default_str();
+  app.add_option("--attn", ec.attn, "override the checkpoint's attention variant");
+  app.add_option("--tokens", ec.tokens, "evaluation budget per length, in tokens (at least one window)")->capture_default_str();
+  app.add_option("--json", ec.json, "write the results as a JSON list of records");
+  app.add_option("--device", ec.device, "auto | cpu | cuda")->capture_default_str();
+  app.add_option("--threads", ec.threads, "CPU threads (0 = OpenMP default)")->capture_default_str();
+  app.add_option("--prompt", ec.prompt, "generate a continuation of this text (needs the tokenizer)");
+}
+
+static void check_device(const std::string& d) {
+  if (d != "auto" && d != "cpu" && d != "cuda") fail(strfmt("--device must be auto, cpu or cuda, got '%s'", d.c_str()));
+}
+
+void validate(RunConfig& rc, int world) {
+  if (rc.attn == "list") return;
+  GPT2Config& g = rc.gpt;
+  if (!gpt2_preset(rc.model, g)) fail(strfmt("unknown --model '%s' (presets: %s)", rc.model.c_str(), gpt2_preset_names().c_str()));
+  if (rc.layers < 0 || rc.heads < 0 || rc.channels < 0) fail("--layers, --heads and --channels must be positive");
+  if (rc.layers) g.L = rc.layers;
+  if (rc.heads) g.NH = rc.heads;
+  if (rc.channels) g.C = rc.channels;
+  if (rc.seq_len < 0) fail(strfmt("--seq-len must be positive, got %d", rc.seq_len));
+  if (rc.seq_len) g.T_train = rc.seq_len;
+  if (g.C % g.NH) fail(strfmt("--channels %d is not a multiple of --heads %d", g.C, g.NH));
+  if (g.HS() % 2) fail(strfmt("head size %d must be even (RoPE rotates pairs)", g.HS()));
+  if (rc.vocab_size < 2 || rc.vocab_size > 65536) fail(strfmt("--vocab-size must be in [2, 65536], got %d", rc.vocab_size));
+  g.V = rc.vocab_size;
+  g.Vp = padded_vocab(g.V);
+  if (!(rc.rope_base > 1.f)) fail("--rope-base must be > 1");
+  g.rope_base = rc.rope_base;
+  g.attn = attn_canonical_name(rc.attn);
+  g.attn_opt.sigmoid_bias = rc.sigmoid_bias;
+  g.attn_opt.relu_divisor = rc.relu_divisor;
+  g.attn_opt.reweight_p = rc.reweight_p;
+  if (rc.attn == "lssar" && rc.reweight_p == 0.f) g.attn_opt.reweight_p = kLssarDefaultP;
+  (void)attn_resolve(rc.attn, g.attn_opt, g.T_train);  // throws on bad options
+  if (rc.batch <= 0) fail(strfmt("--batch must be positive, got %d", rc.batch));
+  if (rc.steps <= 0) fail(strfmt("--steps must be positive, got %d", rc.steps));
+  const int64_t per_step = (int64_t)rc.batch * g.T_train * world;
+  if (rc.total_batch <= 0 || rc.total_batch % per_step)
+    fail(strfmt("--total-batch %lld is not a positive multiple of batch x seq-len x processes = %d x %d x %d = %lld",
+                (long long)rc.total_batch, rc.batch, g.T_train, world, (long long)per_step));
+  rc.grad_accum = (int)(rc.total_batch / per_step);
+  if (!(rc.lr > 0.f) || !std::isfinite(rc.lr)) fail("--lr must be positive");
+  if (rc.warmup < 0) fail("--warmup must be >= 0");
+  if (rc.final_lr_frac < 0.f || rc.final_lr_frac > 1.f) fail("--final-lr-frac must be in [0, 1]");
+  if (rc.weight_decay < 0.f) fail("--weight-decay must be >= 0");
+  if (rc.grad_clip < 0.f) fail("--grad-clip must be >= 0");
+  if (!(rc.beta1 >= 0.f && rc.beta1 < 1.f && rc.beta2 >= 0.f && rc.beta2 < 1.f)) fail("--beta1/--beta2 must be in [0, 1)");
+  if (!(rc.adam_eps > 0.f)) fail("--adam-eps must be positive");
+  if (rc.train_data.empty()) fail("--train-data is required (llm.c token shards; scripts/setup.sh makes some)");
+  if (rc.val_every < 0 || rc.val_tokens <= 0) fail("--val-every must be >= 0 and --val-tokens positive");
+  if (rc.ckpt_every < 0) fail("--ckpt-every must be >= 0");
+  if (rc.resume && rc.out.empty()) fail("--resume needs --out (the run directory to continue)");
+  if (rc.threads < 0) fail("--threads must be >= 0");
+  check_device(rc.device);
+}
+
+std::vector<int> parse_int_list(const std::string& s, const char* what) {
+  std::vector<int> out;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    char* end = nullptr;
+    long v = std::strtol(item.c_str(), &end, 10);
+    if (item.empty() || *end || v <= 0 || v > (1 << 24))
+      fail(strfmt("%s: '%s' is not a positive integer", what, item.c_str()));
+    out.push_back((int)v);
+  }
+  if (out.empty()) fail(strfmt("%s: empty list", what));
+  return out;
+}
+
+std::vector<float> parse_float_list(const std::string& s, const char* what) {
+  std::vector<float> out;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    char* end = nullptr;
+    float v = std::strtof(item.c_str(), &end);
+    if (item.empty() || *end || !std::isfinite(v) || !(v == 0.f || v >= 1.f))
+      fail(strfmt("%s: '%s' must be 0 (off) or a number >= 1", what, item.c_str()));
+    out.push_back(v);
+  }
+  if (out.empty()) fail(strfmt("%s: empty list", what));
+  return out;
+}
+
+void validate(EvalConfig& ec) {
+  if (ec.data.empty() && ec.prompt.empty()) fail("--data is required (token shards to evaluate on)");
+  if (!ec.lens.empty()) parse_int_list(ec.lens, "--len");
+  if (!ec.reweight_p.empty()) parse_float_list(ec.reweight_p, "--reweight-p");
+  if (ec.rope_scaling != "ntk" && ec.rope_scaling != "none" && ec.rope_scaling != "dynamic")
+    fail(strfmt("--rope-scaling must be ntk, none or dynamic, got '%s'", ec.rope_scaling.c_str()));
+  if (!ec.attn.empty()) attn_canonical_name(ec.attn);
+  if (ec.tokens <= 0) fail("--tokens must be positive");
+  if (ec.threads < 0) fail("--threads must be >= 0");
+  check_device(ec.device);
+}
+
+std::string describe(const RunConfig& rc) {
+  const GPT2Config& g = rc.gpt;
+  std::string s;
+  s += strfmt("model     : %s  L=%d NH=%d C=%d HS=%d V=%d (Vp=%d) T=%d rope_base=%g\n", rc.model.c_str(), g.L, g.NH,
+              g.C, g.HS(), g.V, g.Vp, g.T_train, g.rope_base);
+  s += strfmt("attention : %s  reweight_p=%g sigmoid_bias=%s relu_divisor=%s\n", g.attn.c_str(), g.attn_opt.reweight_p,
+              g.attn_opt.sigmoid_bias.c_str(), g.attn_opt.relu_divisor.c_str());
+  s += strfmt("batch     : B=%d T=%d total=%lld tokens/step (grad accum %d)\n", rc.batch, g.T_train,
+              (long long)rc.total_batch, rc.grad_accum);
+  s += strfmt("optimizer : AdamW lr=%g warmup=%d cosine to %g, wd=%g, clip=%g, betas=(%g,%g), eps=%g, steps=%d, seed=%llu\n",
+              rc.lr, rc.warmup, rc.lr * rc.final_lr_frac, rc.weight_decay, rc.grad_clip, rc.beta1, rc.beta2, rc.adam_eps,
+              rc.steps, (unsigned long long)rc.seed);
+  s += strfmt("data      : train=%s val=%s (every %d steps, %lld tokens)\n", rc.train_data.c_str(),
+              rc.val_data.empty() ? "-" : rc.val_data.c_str(), rc.val_every, (long long)rc.val_tokens);
+  s += strfmt("output    : %s (checkpoint every %d)%s\n", rc.out.empty() ? "-" : rc.out.c_str(), rc.ckpt_every,
+              rc.resume ? " resume" : "");
+  return s;
+}
+
+}  // namespace lssa

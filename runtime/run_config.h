@@ -1,0 +1,86 @@
+// Run configurations of the two programs, parsed by CLI11 (command line and/or `--config FILE`,
+// CLI11's TOML/INI format with the same option names), validated in ONE place, printed at start
+// and saved next to the checkpoints.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "model/gpt2_config.h"
+
+namespace CLI {
+class App;
+}
+
+namespace lssa {
+
+struct RunConfig {
+  // model
+  std::string model = "d12";      // preset (gpt2_preset)
+  int layers = 0, heads = 0, channels = 0;  // 0 = the preset's
+  int vocab_size = 50257;         // V (Vp = padded to 128)
+  int seq_len = 0;                // T (training length); 0 = the preset's
+  float rope_base = 10000.f;
+  // attention
+  std::string attn = "softmax";   // registry name, or "list"
+  float reweight_p = 0.f;         // 0 = off
+  std::string sigmoid_bias = "train";
+  std::string relu_divisor = "seq";
+  // optimisation (DESIGN §6 defaults: llm.c's 124M recipe)
+  int batch = 16;                 // micro-batch B per process
+  int64_t total_batch = 524288;   // tokens per optimizer step (gradient accumulation)
+  int steps = 18865;
+  float lr = 6e-4f;
+  int warmup = 700;
+  float final_lr_frac = 0.0f;     // cosine decays to lr·final_lr_frac
+  float weight_decay = 0.1f;
+  float grad_clip = 1.0f;
+  float beta1 = 0.9f, beta2 = 0.95f, adam_eps = 1e-8f;
+  uint64_t seed = 1337;
+  // data
+  std::string train_data;         // glob(s), comma-separated
+  std::string val_data;           // glob(s); empty = no validation
+  int val_every = 250;
+  int64_t val_tokens = 1048576;
+  // output
+  std::string out;                // run directory; empty = no checkpoints / logs
+  int ckpt_every = 0;             // 0 = only at the end
+  bool resume = false;
+  // runtime
+  std::string device = "auto";    // auto | cpu | cuda
+  int threads = 0;                // 0 = OpenMP's default
+  float peak_tflops = 0.f;        // 0 = from the GPU table (unknown GPU: no MFU)
+
+  // Derived by validate():
+  GPT2Config gpt;                 // the model config
+  int grad_accum = 1;             // micro-batches per step
+};
+
+struct EvalConfig {
+  std::string ckpt;                      // file or run directory
+  std::string data;                      // glob(s)
+  std::string lens;                      // e.g. "1024,2048"; empty = 1,2,4,8,16 × T_train
+  std::string reweight_p;                // e.g. "0,15"; empty = the checkpoint's p
+  std::string rope_scaling = "ntk";      // ntk | none | dynamic
+  std::string attn;                      // override the checkpoint's variant
+  int64_t tokens = 65536;                // evaluation budget per length (≥ one window)
+  std::string json;                      // write records here
+  std::string device = "auto";
+  int threads = 0;
+  // generation (needs the tokenizer; see data/)
+  std::string prompt;
+};
+
+// Registers every option on the app (so --help and the parser agree by construction).
+void add_train_options(CLI::App& app, RunConfig& rc);
+void add_eval_options(CLI::App& app, EvalConfig& ec);
+// Validates and derives; throws Error with one line naming the offending option.
+void validate(RunConfig& rc, int world_size = 1);
+void validate(EvalConfig& ec);
+// Human-readable summary printed at start.
+std::string describe(const RunConfig& rc);
+// Parses a comma-separated list of positive ints / non-negative floats; throws Error naming `what`.
+std::vector<int> parse_int_list(const std::string& s, const char* what);
+std::vector<float> parse_float_list(const std::string& s, const char* what);
+
+}  // namespace lssa
