@@ -68,11 +68,7 @@ static int run(int argc, char** argv) {
   CLI::App app{"train_gpt2: GPT-2 + RoPE with pluggable attention (LSSA / LSSAR and the paper's baselines)"};
   RunConfig rc;
   add_train_options(app, rc);
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e);
-  }
+  if (int rc = parse_command_line(app, argc, argv); rc >= 0) return rc;
   if (rc.attn == "list") {
     std::printf("%s", attn_list_text().c_str());
     return 0;
