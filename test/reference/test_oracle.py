@@ -455,6 +455,24 @@ def t_reference_case_file():
     assert abs(float(loss) - float(ts["loss"][0])) < 1e-5
 
 
+def t_bench_native_matches_oracle():
+    """bench_step.py --impl native computes the same model as the oracle."""
+    import bench_step
+    for variant in ("softmax", "lssa", "relu_shen"):
+        cfg = small_cfg(variant)
+        prm = {k: v.requires_grad_(True) for k, v in go.init_params(cfg, seed=2).items()}
+        g = torch.Generator().manual_seed(3)
+        tok = torch.randint(0, cfg.vocab_size, (2, 10), generator=g)
+        tgt = torch.randint(0, cfg.vocab_size, (2, 10), generator=g)
+        l1, a = go.forward(prm, tok, cfg, tgt)
+        l2, b = bench_step.native_forward(prm, tok, cfg, tgt)
+        assert_close(l1, l2, atol=1e-12, rtol=1e-10, what=f"{variant} logits")
+        ga = torch.autograd.grad(a, list(prm.values()))
+        gb = torch.autograd.grad(b, list(prm.values()))
+        for x, y in zip(ga, gb):
+            assert_close(x, y, atol=1e-12, rtol=1e-9, what=f"{variant} grads")
+
+
 def main():
     only = sys.argv[sys.argv.index("-k") + 1] if "-k" in sys.argv else None
     tests = []
@@ -485,7 +503,8 @@ def main():
               ("rope", t_rope),
               ("adamw_vs_torch_optim", t_adamw_vs_torch),
               ("safetensors_roundtrip_and_malformed", t_safetensors_roundtrip),
-              ("reference_case_file", t_reference_case_file)]
+              ("reference_case_file", t_reference_case_file),
+              ("bench_native_matches_oracle", t_bench_native_matches_oracle)]
     t0 = time.time()
     for name, fn in tests:
         if only is None or only in name:
