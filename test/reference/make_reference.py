@@ -125,7 +125,8 @@ def main():
                     help="computation dtype (default float64)")
     ap.add_argument("--store", default="float32", choices=["float32", "float64"],
                     help="dtype of the stored floating tensors (default float32)")
-    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch default)")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="torch threads (default 1: the shapes are tiny; 0 = torch default)")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
