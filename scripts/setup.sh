@@ -290,6 +290,11 @@ build_shards() {
   mktmp "$D/shards"; local tmp=$MKTMP
   "$PREPARE_DATA" --tokenizer-dir "$D/tokenizer" --out-prefix "$tmp/$name" --threads "$THREADS" --no-progress "$@" \
     >"$tmp/log" 2>&1 || { tail -n 20 "$tmp/log" >&2; die "prepare_data failed for $name (log above)"; }
+  if [ -n "${SPLIT_RENAME:-}" ]; then  # e.g. train:val -> NAME_train_000000.bin becomes NAME_val_000000.bin
+    local from=${SPLIT_RENAME%%:*} to=${SPLIT_RENAME##*:} f
+    ! compgen -G "$tmp/${name}_${to}_*.bin" >/dev/null || die "internal: $name already has a $to split"
+    for f in "$tmp/${name}_${from}_"*.bin; do mv "$f" "$tmp/${name}_${to}_${f##*_}"; done
+  fi
   local checks=() st
   [ -n "$exp_train" ] && checks+=(--expect-docs "train=$exp_train")
   [ -n "$exp_val" ] && checks+=(--expect-docs "val=$exp_val")
@@ -355,8 +360,10 @@ if [ "$TEXT_ONLY" = 0 ]; then
   if [ "$LONGEVAL" = 1 ]; then
     GROUPS_USED=(sotu austen)
     nlong=$(( $(ls "$T/sotu/long" | wc -l) + 3 ))
-    # every document must survive --min-doc-tokens (checked: nlong documents, none shorter)
-    build_shards longeval 0 "$nlong" "$LONG_MIN_TOKENS" -- --val-fraction 1.0 \
+    # Every document must survive --min-doc-tokens (checked: nlong documents, none shorter). All of
+    # them belong to the validation split: prepare_data refuses an empty training split, so they are
+    # written as its training split and renamed longeval_val_* (same bytes; see build_shards).
+    SPLIT_RENAME=train:val build_shards longeval 0 "$nlong" "$LONG_MIN_TOKENS" -- \
       --min-doc-tokens "$LONG_MIN_TOKENS" "$T/austen" "$T/sotu/long"
   fi
 fi

@@ -1,12 +1,15 @@
 #!/usr/bin/python3
 """Summarise llm.c token shards: documents (EOT 50256 count), tokens, shortest document, per split.
 
+A document is an EOT followed by its text tokens; its length here counts the text tokens only
+(the EOT not counted), as prepare_data --min-doc-tokens does.
+
 Usage: shardstat.py PREFIX [--expect-docs SPLIT=N ...] [--min-doc-tokens N] [--json]
   PREFIX is PATH/NAME; the shards are PATH/NAME_train_*.bin and PATH/NAME_val_*.bin.
   Checks each header (magic 20240520, version 1) and that the file size matches the token count.
   --expect-docs train=723  fails (exit 1) unless the split holds exactly that many documents.
-  --min-doc-tokens N       fails unless every document (EOT included) has at least N tokens.
-Prints one line per split: "SPLIT DOCS TOKENS SHARDS MIN_DOC_TOKENS" (tokens include the EOTs).
+  --min-doc-tokens N       fails unless every document has at least N text tokens.
+Prints one line per split: "SPLIT DOCS TOKENS SHARDS MIN_DOC_TOKENS" (TOKENS include the EOTs).
 Standard library only.
 """
 import array
@@ -52,14 +55,14 @@ def split_stats(prefix, split):
             except ValueError:
                 break
             if last is not None:
-                n = offset + pos - last
+                n = offset + pos - last - 1
                 min_doc = n if min_doc is None else min(min_doc, n)
             last = offset + pos
             start = pos + 1
         offset += len(toks)
     tokens = offset
     if last is not None:
-        n = offset - last
+        n = offset - last - 1
         min_doc = n if min_doc is None else min(min_doc, n)
     return {"split": split, "docs": docs, "tokens": tokens, "shards": len(files),
             "min_doc_tokens": min_doc or 0, "files": files}
