@@ -134,7 +134,12 @@ def read_llmc_tokens(path):
 # ---------------------------------------------------------------- prepare_data
 
 def find_prepare_data(arg):
-    p = arg or os.environ.get("PREPARE_DATA") or os.path.join(REPO, "build", "prepare_data")
+    p = arg or os.environ.get("PREPARE_DATA")
+    if not p:
+        p = os.path.join(REPO, "build", "prepare_data")
+        alt = os.path.join(REPO, "build", "data", "prepare_data")  # where CMake puts it
+        if not os.access(p, os.X_OK) and os.access(alt, os.X_OK):
+            p = alt
     if not (os.path.isfile(p) and os.access(p, os.X_OK)):
         die("prepare_data not found at %s: build it first (cmake -S . -B build && cmake --build build "
             "--target prepare_data) or pass --prepare-data / set PREPARE_DATA" % p)
@@ -232,7 +237,7 @@ def main(argv):
     ap.add_argument("--max-tokens", type=int, help="stop after this many tokens (a prefix of the full output)")
     ap.add_argument("--out-dir", help="default $LSSA_DATA_DIR/{fineweb,edu_fineweb}10B (LSSA_DATA_DIR default <repo>/.cache/data)")
     ap.add_argument("--tokenizer-dir", help="default $LSSA_DATA_DIR/tokenizer (scripts/setup.sh fills it)")
-    ap.add_argument("--prepare-data", help="default $PREPARE_DATA or <repo>/build/prepare_data")
+    ap.add_argument("--prepare-data", help="default $PREPARE_DATA, <repo>/build/prepare_data or <repo>/build/data/prepare_data")
     ap.add_argument("--threads", type=int, default=0, help="prepare_data threads (default: all cores)")
     ap.add_argument("--chunk-mb", type=int, default=CHUNK_BYTES >> 20, help="text per prepare_data call (online/parquet)")
     a = ap.parse_args(argv)

