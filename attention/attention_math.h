@@ -76,7 +76,7 @@ struct AttnSpec {
   AttnTransform transform = AttnTransform::None;  // inverse / recentered
   AttnNorm norm = AttnNorm::None;             // l1, 1/T, 1/n or none
   AttnBias bias = AttnBias::None;             // additive score bias
-  float bias_value = 0.f;                     // used when bias == Constant
+  double bias_value = 0.0;                    // used when bias == Constant (double: fp64 tests)
   bool post_layernorm = false;                // relu_shen: LN over HS (no affine) on o_i
   float reweight_p = 0.f;                     // 0 = off; ≥ 1 = re-weighting exponent (DESIGN §4.2)
 };
@@ -86,7 +86,7 @@ LSSA_HD bool attn_rows_l1(const AttnSpec& s) {
   return s.norm == AttnNorm::L1 || (s.softmax && s.transform == AttnTransform::None);
 }
 
-constexpr float kLayerNormEps = 1e-5f;  // relu_shen's LayerNorm and the model's LayerNorms
+constexpr double kLayerNormEps = 1e-5;   // relu_shen's LayerNorm and the model's LayerNorms
 constexpr double kNormalizeEps = 1e-12;  // LSSA's q/‖q‖ clamp, as F.normalize
 
 // ---------------------------------------------------------------------------------------------

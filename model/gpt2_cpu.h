@@ -31,13 +31,15 @@ class Gpt2Cpu final : public Gpt2Model {
   void zero_grad() override;
   void backward(float loss_scale) override;
   double grad_norm() const override;
-  void adamw_step(const AdamWConfig& opt, float lr, float grad_scale, int t) override;
+  void adamw_step(const AdamWConfig& opt, double lr, double grad_scale, int t) override;
   void get_params(std::vector<float>& out) const override;
   void set_params(const std::vector<float>& in) override;
   void get_grads(std::vector<float>& out) const override;
   void get_adam_state(std::vector<float>& m, std::vector<float>& v) const override;
   void set_adam_state(const std::vector<float>& m, const std::vector<float>& v) override;
 
+  // Logits (B, T, Vp) of the last forward in the model's own precision (logits() rounds to fp32).
+  const R* logits_data() const { return a_.logits.data(); }
   // Public for tests: flat buffers in the layout of param_layout().
   std::vector<R> params, grads, adam_m, adam_v;
 
