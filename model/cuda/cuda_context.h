@@ -3,7 +3,8 @@
 // properties of the device. One per model; created by DeviceContext::open().
 //
 // Errors: CUDA / cuBLASLt failures throw lssa::Error with one line naming the call and the
-// error string (CUDA_CHECK from runtime/cuda_check.h, CUBLAS_CHECK here), so the programs print "error: …" and exit 1.
+// error string (CUDA_CHECK from runtime/cuda_check.h, CUBLAS_CHECK here), so the programs
+// print "error: …" and exit 1.
 #pragma once
 #include <cublasLt.h>
 #include <cuda_runtime.h>
