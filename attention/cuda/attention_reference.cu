@@ -440,13 +440,16 @@ void check_shape(const AttnShape& s) {
 
 // Sets the dynamic shared memory limit of `kernel` when `bytes` exceeds the default 48 KiB;
 // fails with one line when the device cannot give that much.
+// kStaticSmemBound bounds the kernels' static shared memory (≤ 2.7 KB at HS = 128): static +
+// dynamic must stay under the 48 KiB default, or the kernel must opt in.
+constexpr size_t kStaticSmemBound = 4096;
 template <typename Kernel>
 void allow_shared(Kernel kernel, size_t bytes, const char* what, int T) {
-  if (bytes <= 48 * 1024) return;
+  if (bytes + kStaticSmemBound <= 48 * 1024) return;
   int dev = 0, optin = 0;
   CUDA_CHECK(cudaGetDevice(&dev));
   CUDA_CHECK(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
-  if (bytes + 4096 > (size_t)optin)
+  if (bytes + kStaticSmemBound > (size_t)optin)
     fail(strfmt("T = %d is too long for the reference GPU attention's %s (needs %zu bytes of shared memory per row, "
                 "the GPU has %d)", T, what, bytes, optin));
   CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes));

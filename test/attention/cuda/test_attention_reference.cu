@@ -24,6 +24,10 @@ struct Case {
   int B, T, NH, HS;
 };
 
+void PrintTo(const Case& c, std::ostream* os) {
+  *os << c.attn << " p=" << c.p << " B=" << c.B << " T=" << c.T << " NH=" << c.NH << " HS=" << c.HS;
+}
+
 std::string case_name(const ::testing::TestParamInfo<Case>& info) {
   const Case& c = info.param;
   return c.attn + "_p" + std::to_string((int)c.p) + "_B" + std::to_string(c.B) + "_T" + std::to_string(c.T) + "_NH" +
