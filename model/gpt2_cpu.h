@@ -25,7 +25,8 @@ class Gpt2Cpu final : public Gpt2Model {
   const GPT2Config& config() const override { return cfg_; }
   const char* backend_name() const override { return "cpu"; }
   size_t num_params() const override { return params.size(); }
-  double forward(const int* tokens, const int* targets, int B, int T, RopeScaling scaling) override;
+  double forward(const int* tokens, const int* targets, int B, int T,
+                 RopeScaling scaling = RopeScaling::None) override;
   std::vector<float> losses() const override;
   std::vector<float> logits() const override;
   void zero_grad() override;

@@ -23,6 +23,8 @@ class Gpt2Model {
   virtual ~Gpt2Model() = default;
   virtual const GPT2Config& config() const = 0;
   virtual const char* backend_name() const = 0;
+  // The device the backend runs on (the GPU's name, for the MFU table); "" on the CPU.
+  virtual std::string device_name() const { return ""; }
   virtual size_t num_params() const = 0;
 
   // Forward pass over tokens (B, T). With targets (B, T), returns the mean cross-entropy;
