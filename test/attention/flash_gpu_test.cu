@@ -28,6 +28,7 @@
 #include "attention/attention_cpu.h"
 #include "attention/cuda/flash_attention.h"
 #include "attention/registry.h"
+#include "runtime/error.h"
 
 namespace lssa {
 namespace {
@@ -124,7 +125,7 @@ TEST_P(FlashVsCpu, ForwardAndBackwardMatchTheCpuReference) {
   const AttnSpec spec = attn_resolve(cs.variant, opt, 1024);
   FlashAttnParams prm = flash_params_init(spec, cs.B, cs.T, cs.NH, cs.HS);
   const int B = cs.B, T = cs.T, NH = cs.NH, HS = cs.HS, C = NH * HS;
-  const size_t nqkv = (size_t)B * T * 3 * C, nout = (size_t)B * T * C, rows = (size_t)B * NH * T;
+  const size_t nqkv = (size_t)B * T * 3 * C, nout = (size_t)B * T * C;
 
   // ---- fresh inputs, rounded to bf16 (the reference runs on exactly these values)
   const uint64_t seed = std::random_device{}();
