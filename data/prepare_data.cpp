@@ -23,6 +23,7 @@
 //    PREFIX_train_*.bin never mixes two runs.
 #include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -34,6 +35,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <mutex>
@@ -295,6 +297,7 @@ class ShardOutput {
     name_ = slash == std::string::npos ? prefix : prefix.substr(slash + 1);
     if (name_.empty()) fail(strfmt("--out-prefix %s has no file name part (expected DIR/NAME)", prefix.c_str()));
     make_dirs(dir_);
+    remove_dead_staging();
     staging_ = dir_ + "/." + name_ + ".prepare_data." + std::to_string(getpid());
     if (::mkdir(staging_.c_str(), 0755) != 0)
       fail(strfmt("cannot create %s: %s", staging_.c_str(), std::strerror(errno)));
@@ -367,6 +370,17 @@ class ShardOutput {
     shard_write(staging_ + "/" + f, split.buffer);
     shards_.push_back({dir_ + "/" + f, (int64_t)split.buffer.size()});
     split.buffer.clear();
+  }
+
+  // A run killed mid-way leaves its staging folder; remove those whose process is gone.
+  void remove_dead_staging() {
+    for (const std::string& path : glob_files(dir_ + "/." + name_ + ".prepare_data.*")) {
+      long pid = std::atol(path.substr(path.find_last_of('.') + 1).c_str());
+      if (pid <= 0 || (::kill((pid_t)pid, 0) != 0 && errno == ESRCH)) {
+        std::error_code ec;
+        std::filesystem::remove_all(path, ec);
+      }
+    }
   }
 
   int64_t shard_tokens_;
@@ -480,14 +494,14 @@ int main(int argc, char** argv) {
   app.add_option("--shard-tokens", opt.shard_tokens, "tokens per shard (the last shard may hold fewer)")
       ->capture_default_str()
       ->check(CLI::Range((int64_t)1, (int64_t)INT32_MAX));
-  auto* vd = app.add_option("--val-docs", opt.val_docs, "the first K documents form the validation split")
+  auto* vd = app.add_option("--val-docs", opt.val_docs, "the first K documents (counted after --min-doc-tokens) form the validation split")
                  ->check(CLI::PositiveNumber);
   auto* vf = app.add_option("--val-fraction", opt.val_fraction,
                             "whole documents from the end form the validation split, until it holds at least F of all tokens")
                  ->check(CLI::Range(0.0, 1.0));
   auto* vi = app.add_option("--val-inputs", opt.val_inputs,
-                            "inputs (files, folders, .jsonl) that form the validation split; takes every "
-                            "following argument, so put it last or end its list with --");
+                            "inputs (files, folders, .jsonl) that form the validation split; it takes the "
+                            "arguments that follow it, so give it after the INPUTs or end its list with --");
   vd->excludes(vf)->excludes(vi);
   vf->excludes(vi);
   app.add_option("--threads", opt.threads, "tokeniser threads (default: all cores)")->check(CLI::PositiveNumber);

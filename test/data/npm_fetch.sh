@@ -17,6 +17,11 @@ sha256_check() {
   fi
 }
 
+# The most telling line of an npm error log (FetchError/E404 lines), for one-line messages.
+npm_error_line() {
+  { grep -m1 -E 'FetchError|E404|404 Not Found|ENOTFOUND|ETIMEDOUT|ECONNREFUSED' "$1" || tail -n1 "$1"; } | sed 's/^npm error //'
+}
+
 npm_pack_verified() {
   local name=$1 version=$2 want=$3 dir=$4
   local base=${name#@}; base=${base//\//-}
@@ -27,8 +32,8 @@ npm_pack_verified() {
   fi
   rm -f "$tgz"
   local log; log=$(mktemp)
-  if ! (cd "$dir" && npm pack --silent "$name@$version" >"$log" 2>&1); then
-    echo "error: could not download $name@$version from the npm registry (offline or registry unreachable?): $(grep -m1 -i 'err' "$log" || tail -n1 "$log")" >&2
+  if ! (cd "$dir" && npm pack --loglevel=error "$name@$version" >"$log" 2>&1); then
+    echo "error: could not download $name@$version from the npm registry (offline or registry unreachable?): $(npm_error_line "$log")" >&2
     rm -f "$log"; return 1
   fi
   rm -f "$log"
@@ -53,8 +58,8 @@ ensure_js_tiktoken() {
   tgz=$(npm_pack_verified js-tiktoken 1.0.21 3b1f24b185565ca9a8d8f51466dfc4f99d67f1f05bc009258710ddb7a8d810fa "$dir") || return 1
   [ -f "$dir/package.json" ] || echo '{"name": "lssa-npm-golden", "private": true}' > "$dir/package.json"
   local log; log=$(mktemp)
-  if ! (cd "$dir" && npm install --no-audit --no-fund --no-save --silent "./$(basename "$tgz")" >"$log" 2>&1); then
-    echo "error: npm install of js-tiktoken@1.0.21 failed (offline?): $(grep -m1 -i 'err' "$log" || tail -n1 "$log")" >&2
+  if ! (cd "$dir" && npm install --no-audit --no-fund --no-save --loglevel=error "./$(basename "$tgz")" >"$log" 2>&1); then
+    echo "error: npm install of js-tiktoken@1.0.21 failed (offline?): $(npm_error_line "$log")" >&2
     rm -f "$log"; return 1
   fi
   rm -f "$log"
