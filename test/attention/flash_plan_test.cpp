@@ -70,8 +70,12 @@ TEST(FlashRoute, EveryRegisteredVariantHasTheDocumentedImplementation) {
     FlashRoute r = flash_route(s, 64);
     const bool want_ref = reference.count(v.name) > 0;
     EXPECT_EQ(r.impl, want_ref ? AttnImpl::Reference : AttnImpl::Fused) << v.name << ": " << r.reason;
-    if (want_ref) EXPECT_FALSE(r.reason.empty()) << v.name;
-    if (!want_ref) EXPECT_TRUE(r.reason.empty()) << v.name;
+    if (want_ref) {
+      EXPECT_FALSE(r.reason.empty()) << v.name;
+    }
+    if (!want_ref) {
+      EXPECT_TRUE(r.reason.empty()) << v.name;
+    }
   }
 }
 
@@ -187,7 +191,9 @@ TEST(FlashTiling, BackwardVisitsEveryQueryTileThatSeesTheKeyBlock) {
         // the first visited tile contains a query ≥ the block's first key
         EXPECT_GE(q0 * Br + Br - 1, kb * Bc);
         // every skipped tile only holds queries before the block's first key
-        if (q0 > 0) EXPECT_LT((q0 - 1) * Br + Br - 1, kb * Bc);
+        if (q0 > 0) {
+          EXPECT_LT((q0 - 1) * Br + Br - 1, kb * Bc);
+        }
       }
     }
 }
