@@ -124,7 +124,7 @@ std::vector<std::string> train_args(const std::string& out, std::vector<std::str
 }
 
 // mpirun -np 2 as root in CI; --oversubscribe: CI machines may have fewer cores than ranks.
-std::vector<std::string> under_mpirun(int np, std::vector<std::string> args) {
+[[maybe_unused]] std::vector<std::string> under_mpirun(int np, std::vector<std::string> args) {
 #ifdef LSSA_MPIEXEC
   std::vector<std::string> a = {kMpirun, "--allow-run-as-root", "--oversubscribe", "-np", std::to_string(np)};
   a.insert(a.end(), args.begin(), args.end());
@@ -136,7 +136,7 @@ std::vector<std::string> under_mpirun(int np, std::vector<std::string> args) {
 }
 
 // Runs one process or mpirun to completion (60 s limit) and checks it succeeded.
-void run_ok(const std::vector<std::string>& args, const std::vector<std::string>& env, const std::string& log) {
+[[maybe_unused]] void run_ok(const std::vector<std::string>& args, const std::vector<std::string>& env, const std::string& log) {
   Exit e = wait_for(spawn(args, env, log), 60);
   ASSERT_EQ(e.code, 0) << "command failed; its output:\n" << slurp(log);
 }
