@@ -153,8 +153,10 @@ static int run(int argc, char** argv, const LaunchInfo& li) {
     int s = latest_checkpoint_step(rc.out);
     if (s < 0) fail(strfmt("--resume: no checkpoint in %s", rc.out.c_str()));
     LoadedModel lm = load_model(checkpoint_model_path(rc.out, s));
-    // this rank's optimizer range, from whatever world size wrote the checkpoint (re-sharding)
-    const ShardRange sh = model->optimizer_shard();
+    // this rank's optimizer range, from whatever world size wrote the checkpoint (re-sharding);
+    // a checkpoint of another model size is read whole so that the fingerprint check names the
+    // setting that differs
+    const ShardRange sh = lm.params.size() == n_params ? model->optimizer_shard() : ShardRange{0, lm.params.size()};
     TrainState st = load_state_range(rc.out, s, lm.params.size(), sh.begin, sh.end);
     check_resume_fingerprint(st.fingerprint, fp, checkpoint_model_path(rc.out, s));
     model->set_params(lm.params);

@@ -206,7 +206,9 @@ TrainState load_state(const std::string& path, size_t expect_params) {
 }
 
 TrainState load_state_range(const std::string& dir, int step, size_t n_params, size_t begin, size_t end) {
-  LSSA_ASSERT(begin <= end && end <= n_params);
+  if (begin > end || end > n_params)
+    fail(strfmt("optimizer range [%zu, %zu) is outside the %zu parameters of checkpoint step %d in %s", begin, end,
+                n_params, step, dir.c_str()));
   const std::string full = checkpoint_state_path(dir, step);
   std::vector<std::string> files;
   if (file_exists(full)) {
