@@ -7,10 +7,20 @@
 // line per step (and log.jsonl in --out); checkpoint every --ckpt-every steps and at the end.
 // --resume continues bit-exactly from the latest checkpoint in --out.
 // Host code only: the backends (CPU, CUDA) sit behind model/model.h.
+//
+// Data parallelism (runtime/comm.h): launched by mpirun/srun or with RANK/WORLD_SIZE/MASTER_ADDR/
+// MASTER_PORT, each of the W ranks reads its own disjoint B windows of every global micro-batch
+// (B·W windows), the gradients are averaged over the ranks before the norm and the optimizer, so
+// every rank takes the same step as one process with batch B·W. --zero 1 shards the AdamW state
+// (reduce-scatter of the gradients, update of the own shard, all-gather of the parameters) and
+// each rank checkpoints its shard. Rank 0 prints, logs and writes the model; validation is split
+// over the ranks. See docs/distributed.md.
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cmath>
+#include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <nlohmann/json.hpp>
 
 #include "attention/registry.h"
@@ -19,6 +29,7 @@
 #include "model/flops.h"
 #include "model/schedule.h"
 #include "runtime/backend.h"
+#include "runtime/comm.h"
 #include "runtime/error.h"
 #include "runtime/file_io.h"
 #include "runtime/logger.h"
@@ -50,22 +61,57 @@ static void check_resume_fingerprint(const std::string& saved, const nlohmann::j
                   it.value().dump().c_str()));
 }
 
-// Mean loss over the validation windows (the same windows every time).
-static double validation_loss(Gpt2Model& model, const ShardSet& val, int B, int T, int64_t budget) {
+// Mean loss over the validation windows (the same windows every time). Batch k of B windows is
+// evaluated by rank k mod W; the sums are added over the ranks.
+static double validation_loss(Gpt2Model& model, Communicator& comm, const ShardSet& val, int B, int T,
+                              int64_t budget) {
   auto windows = sequential_windows(val, T, std::max<int64_t>(1, budget / T));
   std::vector<int> x((size_t)B * T), y((size_t)B * T);
-  double sum = 0;
-  size_t count = 0;
-  for (size_t i = 0; i < windows.size(); i += B) {
+  double sum_count[2] = {0, 0};
+  for (size_t i = (size_t)comm.rank() * B; i < windows.size(); i += (size_t)B * comm.world()) {
     int nb = (int)std::min<size_t>(B, windows.size() - i);
     for (int b = 0; b < nb; b++) read_window(val, windows[i + b], T, &x[(size_t)b * T], &y[(size_t)b * T]);
-    sum += model.forward(x.data(), y.data(), nb, T) * nb;
-    count += nb;
+    sum_count[0] += model.forward(x.data(), y.data(), nb, T) * nb;
+    sum_count[1] += nb;
   }
-  return sum / count;
+  comm.all_reduce_sum(sum_count, 2);
+  return sum_count[0] / sum_count[1];
 }
 
-static int run(int argc, char** argv) {
+// Bit pattern hash of the parameters (--check-replicas): replicas must agree exactly.
+static uint64_t params_checksum(const std::vector<float>& p) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  const unsigned char* c = (const unsigned char*)p.data();
+  for (size_t i = 0; i < p.size() * sizeof(float); i++) h = (h ^ c[i]) * 0x100000001b3ull;
+  return h;
+}
+
+// Test hooks (environment; used by test/dist): LSSA_TEST_TOKEN_LOG=PREFIX appends every
+// micro-batch's input tokens to PREFIX.rank<r>; LSSA_TEST_KILL=R:S kills rank R with SIGKILL when
+// it starts step S (a rank that dies).
+struct TestHooks {
+  FILE* token_log = nullptr;
+  int kill_rank = -1, kill_step = -1;
+  explicit TestHooks(int rank) {
+    if (const char* p = std::getenv("LSSA_TEST_TOKEN_LOG")) {
+      std::string path = strfmt("%s.rank%d", p, rank);
+      token_log = std::fopen(path.c_str(), "ab");
+      if (!token_log) fail("LSSA_TEST_TOKEN_LOG: cannot open " + path);
+    }
+    if (const char* k = std::getenv("LSSA_TEST_KILL")) std::sscanf(k, "%d:%d", &kill_rank, &kill_step);
+  }
+  ~TestHooks() {
+    if (token_log) std::fclose(token_log);
+  }
+  void tokens(const std::vector<int>& x) {
+    if (token_log) std::fwrite(x.data(), sizeof(int), x.size(), token_log), std::fflush(token_log);
+  }
+  void step(int rank, int step) {
+    if (rank == kill_rank && step == kill_step) std::raise(SIGKILL);
+  }
+};
+
+static int run(int argc, char** argv, const LaunchInfo& li) {
   CLI::App app{"train_gpt2: GPT-2 + RoPE with pluggable attention (LSSA / LSSAR and the paper's baselines)"};
   RunConfig rc;
   add_train_options(app, rc);
@@ -74,23 +120,33 @@ static int run(int argc, char** argv) {
     std::printf("%s", attn_list_text().c_str());
     return 0;
   }
-  validate(rc);
+  validate(rc, li.world);
   set_cpu_threads(rc.threads);
   const GPT2Config& g = rc.gpt;
   const int B = rc.batch, T = g.T_train;
+  const bool main_rank = li.rank == 0, zero = rc.zero == 1 && li.world > 1;
+  TestHooks hooks(li.rank);
 
   // Data first: a bad shard fails before any work or any file is written.
   ShardSet train = ShardSet::open(rc.train_data, "--train-data");
   ShardSet val;
   if (!rc.val_data.empty()) val = ShardSet::open(rc.val_data, "--val-data");
-  TrainLoader loader(train, B, T, rc.seed);
+  TrainLoader loader(train, B, T, rc.seed, li.rank, li.world);
 
+  select_local_gpu(li);
   std::unique_ptr<Gpt2Model> model = make_model(g, rc.device);
-  std::printf("train_gpt2 | backend %s, %d threads | %zu parameters (%.1fM)\n%s", model->backend_name(),
-              cpu_threads(), model->num_params(), model->num_params() / 1e6, describe(rc).c_str());
-  std::printf("data      : train %zu shards, %lld tokens (%lld windows/epoch)%s\n", train.files.size(),
-              (long long)train.total, (long long)loader.windows_per_epoch(),
-              val.files.empty() ? "" : strfmt("; val %lld tokens", (long long)val.total).c_str());
+  std::unique_ptr<Communicator> comm = make_communicator(li, model->memory());
+  const size_t n_params = model->num_params();
+  if (zero) model->set_optimizer_shard(shard_range(n_params, li.world, li.rank));
+  if (main_rank) {
+    std::printf("train_gpt2 | backend %s, %d threads | %zu parameters (%.1fM)\n%s", model->backend_name(),
+                cpu_threads(), n_params, n_params / 1e6, describe(rc).c_str());
+    std::printf("parallel  : %s | communicator %s | %d rank(s), ZeRO-%d\n", describe(li).c_str(), comm->name(),
+                li.world, zero ? 1 : 0);
+    std::printf("data      : train %zu shards, %lld tokens (%lld windows/epoch)%s\n", train.files.size(),
+                (long long)train.total, (long long)loader.windows_per_epoch(),
+                val.files.empty() ? "" : strfmt("; val %lld tokens", (long long)val.total).c_str());
+  }
 
   const nlohmann::json fp = fingerprint(rc);
   int start_step = 0;
@@ -98,34 +154,54 @@ static int run(int argc, char** argv) {
     int s = latest_checkpoint_step(rc.out);
     if (s < 0) fail(strfmt("--resume: no checkpoint in %s", rc.out.c_str()));
     LoadedModel lm = load_model(checkpoint_model_path(rc.out, s));
-    TrainState st = load_state(checkpoint_state_path(rc.out, s), lm.params.size());
-    check_resume_fingerprint(st.fingerprint, fp, checkpoint_state_path(rc.out, s));
+    // this rank's optimizer range, from whatever world size wrote the checkpoint (re-sharding);
+    // a checkpoint of another model size is read whole so that the fingerprint check names the
+    // setting that differs
+    const ShardRange sh = lm.params.size() == n_params ? model->optimizer_shard() : ShardRange{0, lm.params.size()};
+    TrainState st = load_state_range(rc.out, s, lm.params.size(), sh.begin, sh.end);
+    check_resume_fingerprint(st.fingerprint, fp, checkpoint_model_path(rc.out, s));
     model->set_params(lm.params);
     model->set_adam_state(st.m, st.v);
     loader.restore(st.loader);
     start_step = st.step;
-    std::printf("resumed   : %s at step %d\n", lm.path.c_str(), start_step);
+    if (main_rank) std::printf("resumed   : %s at step %d\n", lm.path.c_str(), start_step);
   } else {
     model->set_params(gpt2_init_params(g, rc.seed));
   }
-  if (!rc.out.empty()) {
-    make_dirs(rc.out);
-    std::string cfg_text = app.config_to_str(true, false);
-    write_file_atomic(rc.out + "/config.toml", cfg_text.data(), cfg_text.size());
+  if (li.world > 1) {  // every rank starts from rank 0's parameters, bit for bit
+    std::vector<float> p;
+    model->get_params(p);
+    comm->broadcast(CommBuffer{p.data(), p.size(), DType::F32, MemSpace::Host}, 0);
+    model->set_params(p);
   }
-  JsonlLog log(rc.out.empty() ? "" : rc.out + "/log.jsonl");
+  if (!rc.out.empty()) {
+    make_dirs(rc.out);  // every rank: ZeRO-1 shards are written by each
+    if (main_rank) {
+      std::string cfg_text = app.config_to_str(true, false);
+      write_file_atomic(rc.out + "/config.toml", cfg_text.data(), cfg_text.size());
+    }
+  }
+  JsonlLog log(rc.out.empty() || !main_rank ? "" : rc.out + "/log.jsonl");
   log.write({{"event", "start"}, {"step", start_step}, {"backend", model->backend_name()},
-             {"params", model->num_params()}, {"config", fp}});
+             {"params", n_params}, {"world", li.world}, {"zero", zero ? 1 : 0}, {"config", fp}});
 
   auto save = [&](int step) {
     if (rc.out.empty()) return;
     TrainState st;
     st.step = step;
-    st.loader = loader.state();
+    st.loader = loader.state();  // the global data position: the same on every rank
     st.seed = rc.seed;
     st.fingerprint = fp.dump();
     model->get_adam_state(st.m, st.v);
-    save_state(checkpoint_state_path(rc.out, step), st);  // state first: a model file always has its state
+    // state first (every rank's shard, then a barrier): a model file always has its state
+    if (zero) {
+      const ShardRange sh = model->optimizer_shard();
+      save_state_shard(checkpoint_state_shard_path(rc.out, step, li.rank), st, n_params, sh.begin, sh.end, li.world);
+      comm->barrier();
+    } else if (main_rank) {
+      save_state(checkpoint_state_path(rc.out, step), st);
+    }
+    if (!main_rank) return;
     std::vector<float> params;
     model->get_params(params);
     save_model(checkpoint_model_path(rc.out, step), g, params, step);
@@ -134,11 +210,22 @@ static int run(int argc, char** argv) {
   auto validate_now = [&](int step) {
     if (val.files.empty()) return;
     auto t0 = Clock::now();
-    double vl = validation_loss(*model, val, B, T, rc.val_tokens);
+    double vl = validation_loss(*model, *comm, val, B, T, rc.val_tokens);
     double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-    std::printf("val       | step %6d | val loss %.6f | %.0f ms\n", step, vl, ms);
+    if (main_rank) std::printf("val       | step %6d | val loss %.6f | %.0f ms\n", step, vl, ms);
     log.write({{"event", "val"}, {"step", step}, {"loss", vl}});
     if (!std::isfinite(vl)) fail(strfmt("non-finite validation loss (%g) at step %d", vl, step));
+  };
+  auto check_replicas = [&](int step) {
+    std::vector<float> p;
+    model->get_params(p);
+    uint64_t mine = params_checksum(p), ref = mine;
+    comm->broadcast(CommBuffer{&ref, sizeof ref, DType::U8, MemSpace::Host}, 0);
+    double differ = mine != ref ? 1 : 0;
+    comm->all_reduce_sum(&differ, 1);
+    if (differ > 0)
+      fail(strfmt("replicas diverged after step %d: %g rank(s) hold parameters that differ from rank 0's", step,
+                  differ));
   };
 
   const AdamWConfig opt{rc.beta1, rc.beta2, rc.adam_eps, rc.weight_decay};
@@ -150,11 +237,13 @@ static int run(int argc, char** argv) {
   int timed = 0;
   for (int step = start_step; step < rc.steps; step++) {
     if (rc.val_every > 0 && step % rc.val_every == 0) validate_now(step);
+    hooks.step(li.rank, step + 1);
     auto t0 = Clock::now();
     model->zero_grad();
     double loss = 0;
     for (int micro = 0; micro < rc.grad_accum; micro++) {
       loader.next_batch(x.data(), y.data());
+      hooks.tokens(x);
       double l = model->forward(x.data(), y.data(), B, T);
       if (!std::isfinite(l))
         fail(strfmt("non-finite loss (%g) at step %d (micro-batch %d): training diverged or the attention "
@@ -162,11 +251,22 @@ static int run(int argc, char** argv) {
       model->backward(1.0f / rc.grad_accum);
       loss += l / rc.grad_accum;
     }
+    // average over the ranks: the gradients (ZeRO-1: only each rank's shard), the loss for the
+    // log, and (ZeRO-1) the squared norm over the shards
+    if (li.world > 1) model->reduce_grads(*comm, zero);
     double norm = model->grad_norm();
+    if (li.world > 1) {
+      double sums[2] = {loss, zero ? norm * norm : 0.0};
+      comm->all_reduce_sum(sums, 2);
+      loss = sums[0] / li.world;
+      if (zero) norm = std::sqrt(sums[1]);
+    }
     if (!std::isfinite(norm)) fail(strfmt("non-finite gradient norm (%g) at step %d", norm, step + 1));
     float scale = (rc.grad_clip > 0.f && norm > rc.grad_clip) ? (float)(rc.grad_clip / norm) : 1.f;
     float lr = lr_at(step, rc.steps, rc.lr, rc.warmup, rc.final_lr_frac);
     model->adamw_step(opt, lr, scale, step + 1);
+    if (zero) model->gather_params(*comm);
+    if (rc.check_replicas && li.world > 1) check_replicas(step + 1);
     double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
     if (step > start_step) {  // the first step includes warm-up costs
       total_ms += ms;
@@ -174,11 +274,13 @@ static int run(int argc, char** argv) {
     }
     double tok_s = tokens_per_step / (ms / 1000.0);
     double eta_s = timed ? (total_ms / timed) * (rc.steps - step - 1) / 1000.0 : 0;
-    const double mfu = model_mfu(g, T, tok_s, peak_tflops);
-    std::printf("step %6d/%d | loss %.6f | norm %.4f | lr %.3e | %.1f ms | %.0f tok/s%s | eta %.0fs\n", step + 1,
-                rc.steps, loss, norm, lr, ms, tok_s, peak_tflops > 0 ? strfmt(" | mfu %.1f%%", 100 * mfu).c_str() : "",
-                eta_s);
-    std::fflush(stdout);
+    const double mfu = model_mfu(g, T, tok_s / li.world, peak_tflops);  // per GPU
+    if (main_rank) {
+      std::printf("step %6d/%d | loss %.6f | norm %.4f | lr %.3e | %.1f ms | %.0f tok/s%s | eta %.0fs\n", step + 1,
+                  rc.steps, loss, norm, lr, ms, tok_s,
+                  peak_tflops > 0 ? strfmt(" | mfu %.1f%%", 100 * mfu).c_str() : "", eta_s);
+      std::fflush(stdout);
+    }
     log.write({{"event", "step"}, {"step", step + 1}, {"loss", loss}, {"norm", norm}, {"lr", lr}, {"ms", ms},
                {"tok_s", tok_s}, {"mfu", peak_tflops > 0 ? nlohmann::json(mfu) : nlohmann::json()}});
     if (rc.ckpt_every > 0 && (step + 1) % rc.ckpt_every == 0 && step + 1 < rc.steps) save(step + 1);
@@ -189,14 +291,20 @@ static int run(int argc, char** argv) {
   return 0;
 }
 
+// An error on one rank of several ends the whole job (abort_job), so no rank waits forever.
 int main(int argc, char** argv) {
+  LaunchInfo li;
+  std::string who;
   try {
-    return run(argc, argv);
+    li = detect_launch(argc, argv);
+    if (li.world > 1) who = strfmt("rank %d: ", li.rank);
+    return run(argc, argv, li);
   } catch (const Error& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
-    return 1;
+    std::fprintf(stderr, "error: %s%s\n", who.c_str(), e.what());
   } catch (const std::bad_alloc&) {
-    std::fprintf(stderr, "error: out of memory (try a smaller --batch or --seq-len)\n");
-    return 1;
+    std::fprintf(stderr, "error: %sout of memory (try a smaller --batch or --seq-len)\n", who.c_str());
   }
+  std::fflush(stderr);
+  if (li.world > 1) abort_job(1);
+  return 1;
 }

@@ -19,6 +19,10 @@ std::string checkpoint_state_path(const std::string& dir, int step) {
   return dir + strfmt("/state_%08d.bin", step);
 }
 
+std::string checkpoint_state_shard_path(const std::string& dir, int step, int rank) {
+  return dir + strfmt("/state_%08d.rank%d.bin", step, rank);
+}
+
 static std::string fmt_float(float x) { return strfmt("%.9g", x); }
 
 void save_model(const std::string& path, const GPT2Config& cfg, const std::vector<float>& params, int step) {
@@ -112,12 +116,19 @@ LoadedModel load_model(const std::string& path_in) {
 
 static const char kStateMagic[8] = {'L', 'S', 'S', 'A', 'S', 'T', 'A', 'T'};
 
-void save_state(const std::string& path, const TrainState& st) {
+// One state file: elements [begin, end) of n_params; world > 0 marks a ZeRO-1 shard.
+static void write_state(const std::string& path, const TrainState& st, size_t n_params, size_t begin, size_t end,
+                        int world) {
+  LSSA_ASSERT(st.m.size() == end - begin && st.v.size() == end - begin);
   nlohmann::json j = {{"step", st.step},
                       {"seed", st.seed},
                       {"loader", {st.loader.epoch, st.loader.shard_pos, st.loader.window_pos}},
                       {"fingerprint", st.fingerprint},
-                      {"n_params", st.m.size()}};
+                      {"n_params", n_params}};
+  if (world > 0) {
+    j["shard"] = {begin, end};
+    j["world"] = world;
+  }
   std::string js = j.dump();
   uint64_t len = js.size();
   AtomicFile f(path);
@@ -129,7 +140,21 @@ void save_state(const std::string& path, const TrainState& st) {
   f.commit();
 }
 
-TrainState load_state(const std::string& path, size_t expect_params) {
+void save_state(const std::string& path, const TrainState& st) { write_state(path, st, st.m.size(), 0, st.m.size(), 0); }
+
+void save_state_shard(const std::string& path, const TrainState& st, size_t n_params, size_t begin, size_t end,
+                      int world) {
+  write_state(path, st, n_params, begin, end, world);
+}
+
+namespace {
+struct StateFile {
+  TrainState st;  // m, v: elements [begin, end)
+  size_t n_params = 0, begin = 0, end = 0;
+  int world = 0;  // > 0: a ZeRO-1 shard of a run with this many ranks
+};
+
+StateFile read_state_file(const std::string& path) {
   std::vector<uint8_t> buf = read_file(path);
   const char* P = path.c_str();
   if (buf.size() < 16 || std::memcmp(buf.data(), kStateMagic, 8) != 0)
@@ -137,7 +162,8 @@ TrainState load_state(const std::string& path, size_t expect_params) {
   uint64_t len;
   std::memcpy(&len, buf.data() + 8, 8);
   if (len > buf.size() - 16) fail(strfmt("%s is truncated (header)", P));
-  TrainState st;
+  StateFile sf;
+  TrainState& st = sf.st;
   try {
     auto j = nlohmann::json::parse(buf.begin() + 16, buf.begin() + 16 + len);
     st.step = j.at("step").get<int>();
@@ -146,22 +172,85 @@ TrainState load_state(const std::string& path, size_t expect_params) {
     st.loader.shard_pos = j.at("loader").at(1).get<uint64_t>();
     st.loader.window_pos = j.at("loader").at(2).get<uint64_t>();
     st.fingerprint = j.at("fingerprint").get<std::string>();
-    size_t n = j.at("n_params").get<size_t>();
-    if (n != expect_params)
-      fail(strfmt("%s holds optimizer state for %zu parameters, the model has %zu", P, n, expect_params));
+    sf.n_params = j.at("n_params").get<size_t>();
+    sf.end = sf.n_params;
+    if (j.contains("shard")) {
+      sf.begin = j.at("shard").at(0).get<size_t>();
+      sf.end = j.at("shard").at(1).get<size_t>();
+      sf.world = j.at("world").get<int>();
+      if (sf.begin > sf.end || sf.end > sf.n_params || sf.world < 1) fail(strfmt("%s: malformed shard range", P));
+    }
   } catch (const Error&) {
     throw;
   } catch (const std::exception&) {
     fail(strfmt("%s: malformed training-state header", P));
   }
-  size_t need = 16 + len + 8 * expect_params;
+  const size_t n = sf.end - sf.begin, need = 16 + len + 8 * n;
   if (buf.size() != need)
     fail(strfmt("%s is %s: %zu bytes, expected %zu", P, buf.size() < need ? "truncated" : "malformed", buf.size(), need));
-  st.m.resize(expect_params);
-  st.v.resize(expect_params);
-  std::memcpy(st.m.data(), buf.data() + 16 + len, 4 * expect_params);
-  std::memcpy(st.v.data(), buf.data() + 16 + len + 4 * expect_params, 4 * expect_params);
-  return st;
+  st.m.resize(n);
+  st.v.resize(n);
+  std::memcpy(st.m.data(), buf.data() + 16 + len, 4 * n);
+  std::memcpy(st.v.data(), buf.data() + 16 + len + 4 * n, 4 * n);
+  return sf;
+}
+}  // namespace
+
+TrainState load_state(const std::string& path, size_t expect_params) {
+  StateFile sf = read_state_file(path);
+  if (sf.n_params != expect_params)
+    fail(strfmt("%s holds optimizer state for %zu parameters, the model has %zu", path.c_str(), sf.n_params,
+                expect_params));
+  if (sf.world > 0) fail(strfmt("%s is one ZeRO-1 shard, not a whole training state", path.c_str()));
+  return std::move(sf.st);
+}
+
+TrainState load_state_range(const std::string& dir, int step, size_t n_params, size_t begin, size_t end) {
+  if (begin > end || end > n_params)
+    fail(strfmt("optimizer range [%zu, %zu) is outside the %zu parameters of checkpoint step %d in %s", begin, end,
+                n_params, step, dir.c_str()));
+  const std::string full = checkpoint_state_path(dir, step);
+  std::vector<std::string> files;
+  if (file_exists(full)) {
+    files.push_back(full);
+  } else {
+    // ZeRO-1 shards: rank 0's header says how many ranks wrote them
+    const std::string first = checkpoint_state_shard_path(dir, step, 0);
+    StateFile sf0 = read_state_file(first);
+    for (int r = 0; r < std::max(sf0.world, 1); r++) files.push_back(checkpoint_state_shard_path(dir, step, r));
+  }
+  TrainState out;
+  out.m.assign(end - begin, 0.f);
+  out.v.assign(end - begin, 0.f);
+  size_t covered = 0, expect_begin = 0;
+  for (size_t i = 0; i < files.size(); i++) {
+    if (!file_exists(files[i]))
+      fail(strfmt("checkpoint step %d in %s is incomplete: %s is missing (a ZeRO-1 run writes one state file per rank)",
+                  step, dir.c_str(), files[i].c_str()));
+    StateFile sf = read_state_file(files[i]);
+    if (sf.n_params != n_params)
+      fail(strfmt("%s holds optimizer state for %zu parameters, the model has %zu", files[i].c_str(), sf.n_params,
+                  n_params));
+    if (sf.begin != expect_begin || (files.size() > 1 && sf.world != (int)files.size()))
+      fail(strfmt("%s does not continue the shards before it (range [%zu, %zu) of a %d-rank run)", files[i].c_str(),
+                  sf.begin, sf.end, sf.world));
+    expect_begin = sf.end;
+    if (i == 0) {
+      out.step = sf.st.step;
+      out.seed = sf.st.seed;
+      out.loader = sf.st.loader;
+      out.fingerprint = sf.st.fingerprint;
+    }
+    const size_t lo = std::max(begin, sf.begin), hi = std::min(end, sf.end);
+    if (lo >= hi) continue;
+    std::copy(sf.st.m.begin() + (lo - sf.begin), sf.st.m.begin() + (hi - sf.begin), out.m.begin() + (lo - begin));
+    std::copy(sf.st.v.begin() + (lo - sf.begin), sf.st.v.begin() + (hi - sf.begin), out.v.begin() + (lo - begin));
+    covered += hi - lo;
+  }
+  if (expect_begin != n_params || covered != end - begin)
+    fail(strfmt("the state files of checkpoint step %d in %s do not cover all %zu parameters", step, dir.c_str(),
+                n_params));
+  return out;
 }
 
 int latest_checkpoint_step(const std::string& dir) {
@@ -172,7 +261,7 @@ int latest_checkpoint_step(const std::string& dir) {
     int step;
     char tail[64];
     if (std::sscanf(e->d_name, "model_%d.safetensor%63s", &step, tail) == 2 && std::strcmp(tail, "s") == 0 &&
-        file_exists(checkpoint_state_path(dir, step)))
+        (file_exists(checkpoint_state_path(dir, step)) || file_exists(checkpoint_state_shard_path(dir, step, 0))))
       best = std::max(best, step);
   }
   closedir(d);

@@ -8,9 +8,14 @@
 // state_<step>.bin — what --resume needs beyond the model: AdamW moments, the data loader
 //   position, the step, and the run's config fingerprint. Layout: "LSSASTAT" (8 bytes), uint64
 //   JSON length, the JSON, then m and v as fp32 (counts in the JSON).
-// Both are written atomically (temp + fsync + rename); the state file first, so a model file
-// always has its state beside it. The latest checkpoint of a directory is the highest step with
-// both files present.
+// state_<step>.rank<r>.bin — ZeRO-1 with W > 1 ranks: rank r's shard of the AdamW state instead
+//   of state_<step>.bin; the same format, m and v of elements [begin, end) of the flat layout
+//   only, and the JSON adds "shard": [begin, end] and "world": W.
+// All are written atomically (temp + fsync + rename); the state file(s) first (every rank, then
+// a barrier), so a model file always has its state beside it. The latest checkpoint of a
+// directory is the highest step with the model and state_<step>.bin or state_<step>.rank0.bin.
+// Resuming with another world size (or with/without ZeRO-1) re-shards: load_state_range() reads
+// whichever files cover the range this rank now owns.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -31,6 +36,7 @@ struct TrainState {
 
 std::string checkpoint_model_path(const std::string& dir, int step);
 std::string checkpoint_state_path(const std::string& dir, int step);
+std::string checkpoint_state_shard_path(const std::string& dir, int step, int rank);
 
 void save_model(const std::string& path, const GPT2Config& cfg, const std::vector<float>& params, int step);
 // Reads a model checkpoint: config from the metadata, parameters validated by name and shape.
@@ -45,6 +51,13 @@ LoadedModel load_model(const std::string& path);
 
 void save_state(const std::string& path, const TrainState& st);
 TrainState load_state(const std::string& path, size_t expect_params);
+// ZeRO-1: st.m/st.v hold elements [begin, end) of n_params, written by rank r of `world`.
+void save_state_shard(const std::string& path, const TrainState& st, size_t n_params, size_t begin, size_t end,
+                      int world);
+// The state for elements [begin, end) of n_params from the checkpoint `step` in dir, written by a
+// run of any world size, with or without ZeRO-1 (re-sharding). Throws Error naming a missing or
+// inconsistent file.
+TrainState load_state_range(const std::string& dir, int step, size_t n_params, size_t begin, size_t end);
 
 // Highest step in `dir` with both files present; -1 when none.
 int latest_checkpoint_step(const std::string& dir);

@@ -37,6 +37,7 @@ Gpt2Cpu<R>::Gpt2Cpu(const GPT2Config& cfg)
   grads.assign(off_.total, R(0));
   adam_m.assign(off_.total, R(0));
   adam_v.assign(off_.total, R(0));
+  shard_ = {0, off_.total};
 }
 
 template <typename R>
@@ -190,12 +191,13 @@ void Gpt2Cpu<R>::zero_grad() {
 // Fixed-size chunks summed in order: the same bits whatever the thread count.
 template <typename R>
 double Gpt2Cpu<R>::grad_norm() const {
-  const size_t n = grads.size(), chunk = 1 << 16, nchunks = (n + chunk - 1) / chunk;
+  const R* g = grads.data() + shard_.begin;
+  const size_t n = shard_.size(), chunk = 1 << 16, nchunks = (n + chunk - 1) / chunk;
   std::vector<double> part(nchunks);
 #pragma omp parallel for schedule(static)
   for (size_t c = 0; c < nchunks; c++) {
     double s = 0;
-    for (size_t i = c * chunk; i < std::min(n, (c + 1) * chunk); i++) s += (double)grads[i] * grads[i];
+    for (size_t i = c * chunk; i < std::min(n, (c + 1) * chunk); i++) s += (double)g[i] * g[i];
     part[c] = s;
   }
   double s = 0;
@@ -208,13 +210,17 @@ void Gpt2Cpu<R>::adamw_step(const AdamWConfig& opt, double lr, double grad_scale
   const R b1 = opt.beta1, b2 = opt.beta2, eps = opt.eps;
   const R c1 = R(1.0 - std::pow(opt.beta1, t)), c2 = R(1.0 - std::pow(opt.beta2, t));
   for (const ParamTensor& pt : layout_) {
+    // the part of this tensor inside the optimizer shard: [lo, hi) of the flat layout
+    const size_t lo = std::max(pt.offset, shard_.begin), hi = std::min(pt.offset + pt.numel, shard_.end);
+    if (lo >= hi) continue;
     const R wd = pt.decay ? R(opt.weight_decay) : R(0);
-    R* p = params.data() + pt.offset;
-    const R* g = grads.data() + pt.offset;
-    R* m = adam_m.data() + pt.offset;
-    R* v = adam_v.data() + pt.offset;
+    R* p = params.data() + lo;
+    const R* g = grads.data() + lo;
+    R* m = adam_m.data() + (lo - shard_.begin);
+    R* v = adam_v.data() + (lo - shard_.begin);
+    const size_t n = hi - lo;
 #pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < pt.numel; i++) {
+    for (size_t i = 0; i < n; i++) {
       R gi = g[i] * R(grad_scale);
       m[i] = b1 * m[i] + (R(1) - b1) * gi;
       v[i] = b2 * v[i] + (R(1) - b2) * gi * gi;
@@ -222,6 +228,27 @@ void Gpt2Cpu<R>::adamw_step(const AdamWConfig& opt, double lr, double grad_scale
       p[i] -= R(lr) * (mhat / (std::sqrt(vhat) + eps) + wd * p[i]);
     }
   }
+}
+
+template <typename R>
+void Gpt2Cpu<R>::set_optimizer_shard(ShardRange shard) {
+  if (shard.begin > shard.end || shard.end > off_.total)
+    fail(strfmt("optimizer shard [%zu, %zu) is outside the %zu parameters", shard.begin, shard.end, off_.total));
+  shard_ = shard;
+  adam_m.assign(shard.size(), R(0));
+  adam_v.assign(shard.size(), R(0));
+}
+
+template <typename R>
+void Gpt2Cpu<R>::reduce_grads(Communicator& comm, bool shard_only) {
+  const CommBuffer b{grads.data(), grads.size(), sizeof(R) == 4 ? DType::F32 : DType::F64, MemSpace::Host};
+  if (shard_only) comm.reduce_scatter_mean(b);
+  else comm.all_reduce_mean(b);
+}
+
+template <typename R>
+void Gpt2Cpu<R>::gather_params(Communicator& comm) {
+  comm.all_gather(CommBuffer{params.data(), params.size(), sizeof(R) == 4 ? DType::F32 : DType::F64, MemSpace::Host});
 }
 
 namespace {

@@ -25,6 +25,7 @@ class Gpt2Cpu final : public Gpt2Model {
   const GPT2Config& config() const override { return cfg_; }
   const char* backend_name() const override { return "cpu"; }
   size_t num_params() const override { return params.size(); }
+  MemSpace memory() const override { return MemSpace::Host; }
   double forward(const int* tokens, const int* targets, int B, int T,
                  RopeScaling scaling = RopeScaling::None) override;
   std::vector<float> losses() const override;
@@ -33,6 +34,10 @@ class Gpt2Cpu final : public Gpt2Model {
   void backward(float loss_scale) override;
   double grad_norm() const override;
   void adamw_step(const AdamWConfig& opt, double lr, double grad_scale, int t) override;
+  void set_optimizer_shard(ShardRange shard) override;
+  ShardRange optimizer_shard() const override { return shard_; }
+  void reduce_grads(Communicator& comm, bool shard_only) override;
+  void gather_params(Communicator& comm) override;
   void get_params(std::vector<float>& out) const override;
   void set_params(const std::vector<float>& in) override;
   void get_grads(std::vector<float>& out) const override;
@@ -41,7 +46,8 @@ class Gpt2Cpu final : public Gpt2Model {
 
   // Logits (B, T, Vp) of the last forward in the model's own precision (logits() rounds to fp32).
   const R* logits_data() const { return a_.logits.data(); }
-  // Public for tests: flat buffers in the layout of param_layout().
+  // Public for tests: flat buffers in the layout of param_layout(); adam_m/adam_v cover the
+  // optimizer shard (elements shard_.begin … shard_.end − 1 of the layout).
   std::vector<R> params, grads, adam_m, adam_v;
 
  private:
@@ -71,6 +77,7 @@ class Gpt2Cpu final : public Gpt2Model {
   std::vector<int> tokens_, targets_;
   RopeTable rope_;
   RopeScaling rope_scaling_ = RopeScaling::None;
+  ShardRange shard_;  // the optimizer's range of the flat layout (ZeRO-1); all by default
 };
 
 }  // namespace lssa

@@ -1,6 +1,11 @@
 // The interface the trainer and the evaluator use: a GPT-2 on one backend (CPU now; the CUDA
 // backend implements the same interface). Parameters cross it as fp32 in the layout of
 // model/gpt2_config.h; gradients and AdamW state stay inside the backend.
+//
+// Data parallelism (runtime/comm.h): the trainer hands the backend a Communicator and the backend
+// moves its own buffers (host or device memory, whatever precision it keeps): reduce_grads()
+// averages the gradients over the ranks, gather_params() re-assembles ZeRO-1 parameter shards.
+// With set_optimizer_shard() the optimizer owns one contiguous range of the flat layout (ZeRO-1).
 #pragma once
 #include <memory>
 #include <string>
@@ -8,6 +13,7 @@
 
 #include "model/gpt2_config.h"
 #include "model/rope.h"
+#include "runtime/comm.h"
 
 namespace lssa {
 
@@ -26,6 +32,8 @@ class Gpt2Model {
   // The device the backend runs on (the GPU's name, for the MFU table); "" on the CPU.
   virtual std::string device_name() const { return ""; }
   virtual size_t num_params() const = 0;
+  // Where parameters and gradients live (picks the communicator: host → mpi/tcp, device → nccl).
+  virtual MemSpace memory() const = 0;
 
   // Forward pass over tokens (B, T). With targets (B, T), returns the mean cross-entropy;
   // without, returns NaN. RoPE scaling applies when T > T_train.
@@ -39,13 +47,28 @@ class Gpt2Model {
   // Backward of the last forward (which must have had targets). Gradients accumulate;
   // loss_scale multiplies dloss (1 / number of micro-batches for gradient accumulation).
   virtual void backward(float loss_scale) = 0;
-  // Global L2 norm of the accumulated gradients (fp64 accumulation, deterministic order).
+  // L2 norm of the accumulated gradients over the optimizer shard (all of them unless
+  // set_optimizer_shard() narrowed it; fp64 accumulation, deterministic order).
   virtual double grad_norm() const = 0;
-  // One AdamW step at step number t ≥ 1: gradients are multiplied by grad_scale (clipping)
-  // first, then p −= lr·(m̂/(√v̂ + eps) + wd·p) (wd only where ParamTensor::decay).
+  // One AdamW step at step number t ≥ 1 on the parameters of the optimizer shard: gradients are
+  // multiplied by grad_scale (clipping) first, then p −= lr·(m̂/(√v̂ + eps) + wd·p) (wd only where
+  // ParamTensor::decay).
   virtual void adamw_step(const AdamWConfig& opt, double lr, double grad_scale, int t) = 0;
 
-  // Parameters and optimizer state in the flat layout (fp32).
+  // ZeRO-1: the optimizer owns elements [shard.begin, shard.end) of the flat layout: AdamW state
+  // is kept for that range only (and zeroed here), grad_norm() and adamw_step() cover only it,
+  // get/set_adam_state() exchange only it. Default: the whole layout.
+  virtual void set_optimizer_shard(ShardRange shard) = 0;
+  virtual ShardRange optimizer_shard() const = 0;
+  // Averages the accumulated gradients over the ranks of comm, in place: all of them, or
+  // (shard_only, ZeRO-1) only those of this rank's optimizer shard = shard_range(num_params(),
+  // world, rank) — a reduce-scatter; the other gradients are then unspecified.
+  virtual void reduce_grads(Communicator& comm, bool shard_only) = 0;
+  // ZeRO-1, after adamw_step(): every rank updated its shard; makes the parameters whole on every
+  // rank (an all-gather of whatever the forward reads, plus any master copy).
+  virtual void gather_params(Communicator& comm) = 0;
+
+  // Parameters and optimizer state in the flat layout (fp32); the state covers the optimizer shard.
   virtual void get_params(std::vector<float>& out) const = 0;
   virtual void set_params(const std::vector<float>& in) = 0;
   virtual void get_grads(std::vector<float>& out) const = 0;

@@ -61,6 +61,10 @@ void add_train_options(CLI::App& app, RunConfig& rc) {
   app.add_option("--device", rc.device, "auto | cpu | cuda")->capture_default_str();
   app.add_option("--threads", rc.threads, "CPU threads (0 = OpenMP default)")->capture_default_str();
   app.add_option("--peak-tflops", rc.peak_tflops, "GPU peak TFLOP/s for MFU (0 = from the built-in table)");
+  app.add_option("--zero", rc.zero, "ZeRO stage for data parallelism: 0 (replicated optimizer state) or 1 (sharded)")
+      ->capture_default_str();
+  app.add_flag("--check-replicas", rc.check_replicas,
+               "data parallelism: after every step, check that all ranks hold identical parameters");
 }
 
 void add_eval_options(CLI::App& app, EvalConfig& ec) {
@@ -125,6 +129,7 @@ void validate(RunConfig& rc, int world) {
   if (rc.ckpt_every < 0) fail("--ckpt-every must be >= 0");
   if (rc.resume && rc.out.empty()) fail("--resume needs --out (the run directory to continue)");
   if (rc.threads < 0) fail("--threads must be >= 0");
+  if (rc.zero != 0 && rc.zero != 1) fail(strfmt("--zero must be 0 or 1, got %d", rc.zero));
   check_device(rc.device);
 }
 

@@ -50,6 +50,9 @@ struct RunConfig {
   std::string device = "auto";    // auto | cpu | cuda
   int threads = 0;                // 0 = OpenMP's default
   float peak_tflops = 0.f;        // 0 = from the GPU table (unknown GPU: no MFU)
+  // data parallelism (runtime/comm.h; the launch decides the world size)
+  int zero = 0;                   // ZeRO stage: 0 = replicated optimizer state, 1 = sharded
+  bool check_replicas = false;    // compare a parameter checksum across ranks after every step
 
   // Derived by validate():
   GPT2Config gpt;                 // the model config

@@ -14,6 +14,7 @@ Gpt2Cuda::Gpt2Cuda(const GPT2Config& cfg, std::unique_ptr<DeviceContext> ctx)
     : cfg_(cfg), spec_(cfg.attn_spec()), off_(param_offsets(cfg)), ranges_(adamw_ranges(param_layout(cfg))),
       ctx_(std::move(ctx)) {
   fuse_gelu_ = ctx_->prop.major >= 9;
+  shard_ = {0, off_.total};
   const MemoryPlan plan = plan_parameter_memory(cfg_);
   const size_t norm_bytes = (kNormBlocks + 1) * sizeof(double);
   param_mem_ = device_alloc(plan.total + norm_bytes, "the parameters, gradients and AdamW state", 0, 0);
@@ -270,7 +271,7 @@ std::vector<float> Gpt2Cuda::logits() const {
 void Gpt2Cuda::zero_grad() { CUDA_CHECK(cudaMemsetAsync(grads_, 0, off_.total * sizeof(float), ctx_->stream)); }
 
 double Gpt2Cuda::grad_norm() const {
-  global_norm_squared_cuda(*ctx_, norm_scratch_ + kNormBlocks, norm_scratch_, grads_, off_.total);
+  global_norm_squared_cuda(*ctx_, norm_scratch_ + kNormBlocks, norm_scratch_, grads_ + shard_.begin, shard_.size());
   double s = 0;
   CUDA_CHECK(cudaMemcpyAsync(&s, norm_scratch_ + kNormBlocks, sizeof(double), cudaMemcpyDeviceToHost, ctx_->stream));
   ctx_->synchronize();
@@ -280,7 +281,11 @@ double Gpt2Cuda::grad_norm() const {
 void Gpt2Cuda::adamw_step(const AdamWConfig& opt, double lr, double grad_scale, int t) {
   // bias corrections exactly as the CPU backend computes them (fp64 pow, rounded to fp32)
   const float c1 = (float)(1.0 - std::pow(opt.beta1, t)), c2 = (float)(1.0 - std::pow(opt.beta2, t));
-  for (const ParamRange& r : ranges_) {
+  for (const ParamRange& full : ranges_) {
+    // the part of this tensor inside the optimizer shard
+    const size_t b = std::max(full.offset, shard_.begin), e = std::min(full.offset + full.numel, shard_.end);
+    if (b >= e) continue;
+    const ParamRange r{b, e - b, full.decay};
     AdamWArgs a;
     a.master = master_ + r.offset, a.params = params_ + r.offset, a.grads = grads_ + r.offset;
     a.m = adam_m_ + r.offset, a.v = adam_v_ + r.offset, a.n = r.numel;
@@ -311,12 +316,32 @@ void Gpt2Cuda::set_params(const std::vector<float>& in) {
 }
 void Gpt2Cuda::get_grads(std::vector<float>& out) const { download(*ctx_, grads_, off_.total, out); }
 void Gpt2Cuda::get_adam_state(std::vector<float>& m, std::vector<float>& v) const {
-  download(*ctx_, adam_m_, off_.total, m);
-  download(*ctx_, adam_v_, off_.total, v);
+  download(*ctx_, adam_m_ + shard_.begin, shard_.size(), m);
+  download(*ctx_, adam_v_ + shard_.begin, shard_.size(), v);
 }
 void Gpt2Cuda::set_adam_state(const std::vector<float>& m, const std::vector<float>& v) {
-  upload(*ctx_, adam_m_, m, off_.total, "AdamW first moment");
-  upload(*ctx_, adam_v_, v, off_.total, "AdamW second moment");
+  upload(*ctx_, adam_m_ + shard_.begin, m, shard_.size(), "AdamW first moment");
+  upload(*ctx_, adam_v_ + shard_.begin, v, shard_.size(), "AdamW second moment");
+}
+
+void Gpt2Cuda::set_optimizer_shard(ShardRange shard) {
+  if (shard.begin > shard.end || shard.end > off_.total)
+    fail(strfmt("optimizer shard [%zu, %zu) is outside the %zu parameters", shard.begin, shard.end, off_.total));
+  shard_ = shard;
+  CUDA_CHECK(cudaMemsetAsync(adam_m_, 0, off_.total * sizeof(float), ctx_->stream));
+  CUDA_CHECK(cudaMemsetAsync(adam_v_, 0, off_.total * sizeof(float), ctx_->stream));
+}
+
+void Gpt2Cuda::reduce_grads(Communicator& comm, bool shard_only) {
+  const CommBuffer b{grads_, off_.total, DType::F32, MemSpace::Device, ctx_->stream};
+  if (shard_only) comm.reduce_scatter_mean(b);
+  else comm.all_reduce_mean(b);
+}
+
+void Gpt2Cuda::gather_params(Communicator& comm) {
+  // every rank updated its shard of the fp32 master weights; gather them, then refresh bf16
+  comm.all_gather(CommBuffer{master_, off_.total, DType::F32, MemSpace::Device, ctx_->stream});
+  f32_to_bf16_cuda(*ctx_, params_, master_, off_.total);
 }
 
 std::unique_ptr<Gpt2Model> make_cuda_model(const GPT2Config& cfg, std::string* why) {

@@ -34,7 +34,9 @@ class Gpt2Cuda final : public Gpt2Model {
   const char* backend_name() const override { return "cuda"; }
   std::string device_name() const override { return ctx_->prop.name; }
   size_t num_params() const override { return off_.total; }
-  double forward(const int* tokens, const int* targets, int B, int T, RopeScaling scaling) override;
+  MemSpace memory() const override { return MemSpace::Device; }
+  double forward(const int* tokens, const int* targets, int B, int T,
+                 RopeScaling scaling = RopeScaling::None) override;
   std::vector<float> losses() const override;
   std::vector<float> logits() const override;
   void zero_grad() override;
@@ -46,6 +48,13 @@ class Gpt2Cuda final : public Gpt2Model {
   void get_grads(std::vector<float>& out) const override;
   void get_adam_state(std::vector<float>& m, std::vector<float>& v) const override;
   void set_adam_state(const std::vector<float>& m, const std::vector<float>& v) override;
+  // Data parallelism (runtime/comm.h). ZeRO-1 here shards the optimizer *work* and the saved
+  // state: AdamW, the grad norm and get/set_adam_state cover [shard_.begin, shard_.end) only; m
+  // and v stay allocated for the whole model (the memory saving is not implemented on the GPU).
+  void set_optimizer_shard(ShardRange shard) override;
+  ShardRange optimizer_shard() const override { return shard_; }
+  void reduce_grads(Communicator& comm, bool shard_only) override;
+  void gather_params(Communicator& comm) override;
 
  private:
   // Device pointers into the activation allocation (see plan_activation_memory for shapes).
@@ -66,6 +75,7 @@ class Gpt2Cuda final : public Gpt2Model {
   AttnSpec spec_;
   ParamOffsets off_;
   std::vector<ParamRange> ranges_;
+  ShardRange shard_;  // optimizer shard (the whole model unless ZeRO-1)
   std::unique_ptr<DeviceContext> ctx_;
   bool fuse_gelu_ = false;  // GELU in the cuBLASLt epilogue (sm_90+; slower on sm_80, as llm.c found)
   // parameters and optimizer state (one allocation)
