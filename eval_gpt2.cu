@@ -51,6 +51,7 @@ static int run(int argc, char** argv) {
 
   std::printf("eval_gpt2 | %s (step %d) | L=%d NH=%d C=%d T_train=%d | attn %s | rope scaling %s\n", lm.path.c_str(),
               lm.step, cfg.L, cfg.NH, cfg.C, cfg.T_train, cfg.attn.c_str(), rope_scaling_name(scaling));
+  if (std::string n = blas_kernel_note(); !n.empty()) std::printf("note: %s\n", n.c_str());
   nlohmann::json records = nlohmann::json::array();
   std::vector<std::vector<double>> table(lens.size(), std::vector<double>(ps.size()));
   for (size_t pi = 0; pi < ps.size(); pi++) {

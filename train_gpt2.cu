@@ -139,6 +139,8 @@ static int run(int argc, char** argv, const LaunchInfo& li) {
   const size_t n_params = model->num_params();
   if (zero) model->set_optimizer_shard(shard_range(n_params, li.world, li.rank));
   if (main_rank) {
+    if (std::string n = blas_kernel_note(); !n.empty() && model->memory() == MemSpace::Host)
+      std::printf("note      : %s\n", n.c_str());
     std::printf("train_gpt2 | backend %s, %d threads | %zu parameters (%.1fM)\n%s", model->backend_name(),
                 cpu_threads(), n_params, n_params / 1e6, describe(rc).c_str());
     std::printf("parallel  : %s | communicator %s | %d rank(s), ZeRO-%d\n", describe(li).c_str(), comm->name(),

@@ -14,5 +14,7 @@ std::unique_ptr<Gpt2Model> make_model(const GPT2Config& cfg, const std::string& 
 // Sets the OpenMP and BLAS thread counts (0 = leave the defaults).
 void set_cpu_threads(int n);
 int cpu_threads();
+// A one-line hint when OpenBLAS runs generic kernels on a CPU that has better ones; "" otherwise.
+std::string blas_kernel_note();
 
 }  // namespace lssa
