@@ -100,10 +100,19 @@ LSSA_HD R sigmoid_stable(R x) {
   return e / (R(1) + e);
 }
 
+// log1p(x) for x ≥ 0 as log(1 + x) corrected for the rounding of 1 + x (Goldberg, "What every
+// computer scientist should know about floating-point arithmetic", Thm. 4): within a few ulp of
+// log1p, and log is ~3× faster than log1p in glibc's fp32 libm (softplus attention's hot path).
+template <typename R>
+LSSA_HD R log1p_nonneg(R x) {
+  R u = R(1) + x;
+  return u == R(1) ? x : log(u) * (x / (u - R(1)));
+}
+
 // softplus(x) = max(x, 0) + log1p(exp(−|x|)): never overflows, exact for large |x|.
 template <typename R>
 LSSA_HD R softplus_stable(R x) {
-  return (x > R(0) ? x : R(0)) + log1p(exp(-fabs(x)));
+  return (x > R(0) ? x : R(0)) + log1p_nonneg(exp(-fabs(x)));
 }
 
 // Mish with one exp: tanh(softplus(x)) = ((1+eˣ)² − 1)/((1+eˣ)² + 1) = m/(m + 2), m = eˣ(eˣ + 2).
@@ -150,7 +159,7 @@ LSSA_HD R attn_map_and_deriv(AttnMap m, R x, R* d) {
     case AttnMap::Softplus: {  // softplus' = σ, both from e^(−|x|)
       R e = exp(-fabs(x));
       *d = x >= R(0) ? R(1) / (R(1) + e) : e / (R(1) + e);
-      return (x > R(0) ? x : R(0)) + log1p(e);
+      return (x > R(0) ? x : R(0)) + log1p_nonneg(e);
     }
     case AttnMap::Sigmoid: {
       R s = sigmoid_stable(x);
