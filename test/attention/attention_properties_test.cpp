@@ -11,6 +11,8 @@
 
 #include <cstring>
 
+#include "runtime/error.h"
+
 #include "attention_test_util.h"
 
 namespace lssa_test {
@@ -78,11 +80,14 @@ TEST_P(AttnProperty, RowSums) {
   }
 }
 
-TEST_P(AttnProperty, LargeReweightingApproachesOneHot) {
+// Variants with their option modes but without a fixed p: the tests below choose p themselves.
+class AttnPropertyBase : public ::testing::TestWithParam<AttnCase> {};
+
+TEST_P(AttnPropertyBase, LargeReweightingApproachesOneHot) {
   AttnCase c = GetParam();
-  if (c.opt.reweight_p != 0.f || c.name == "lssar" || !lssa::attn_rows_l1(c.spec())) {
-    // only the base cases of the l1 variants; assert that the others are refused or covered
-    EXPECT_TRUE(c.opt.reweight_p != 0.f || c.name == "lssar" || !allows_reweighting(c.name));
+  if (!allows_reweighting(c.name)) {
+    c.opt.reweight_p = 3.f;
+    EXPECT_THROW(c.spec(), lssa::Error) << "re-weighting must be refused without l1 rows";
     return;
   }
   const int n = 32, top = 20;
@@ -101,7 +106,7 @@ TEST_P(AttnProperty, LargeReweightingApproachesOneHot) {
 }
 
 // fp32 at T = 4096 with logits ~30× larger than at initialisation.
-TEST_P(AttnProperty, LargeLogitsAtT4096) {
+TEST_P(AttnPropertyBase, LargeLogitsAtT4096) {
   const AttnCase& c = GetParam();
   const Shape s{1, 4096, 2, 16};
   std::vector<float> qkv = random_vec<float>(s.qkv_size(), 5);
@@ -109,7 +114,7 @@ TEST_P(AttnProperty, LargeLogitsAtT4096) {
     for (int h = 0; h < s.NH; h++)
       for (int i = 0; i < s.HS; i++) qkv[q_at(s, 0, t, h, i)] *= 30.f;
   std::vector<AttnSpec> specs = {c.spec()};
-  if (lssa::attn_rows_l1(specs[0]) && c.opt.reweight_p == 0.f) {  // p = 50 must stay finite too
+  if (lssa::attn_rows_l1(specs[0]) && c.name != "lssar") {  // p = 50 must stay finite too
     AttnOptions o = c.opt;
     o.reweight_p = 50.f;
     specs.push_back(lssa::attn_resolve(c.name, o, kTestTTrain));
@@ -132,6 +137,8 @@ TEST_P(AttnProperty, LargeLogitsAtT4096) {
 }
 
 INSTANTIATE_TEST_SUITE_P(EveryVariant, AttnProperty, ::testing::ValuesIn(all_attn_cases({1.f, 3.f, 15.f})),
+                         [](const ::testing::TestParamInfo<AttnCase>& i) { return i.param.label; });
+INSTANTIATE_TEST_SUITE_P(EveryVariant, AttnPropertyBase, ::testing::ValuesIn(all_attn_cases({})),
                          [](const ::testing::TestParamInfo<AttnCase>& i) { return i.param.label; });
 
 TEST(AttnIdentity, ExpL1IsSoftmaxBitForBit) {
