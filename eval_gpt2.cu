@@ -27,11 +27,7 @@ static int run(int argc, char** argv) {
   CLI::App app{"eval_gpt2: validation loss at 1x..16x the training length, with RoPE scaling and re-weighting"};
   EvalConfig ec;
   add_eval_options(app, ec);
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e);
-  }
+  if (int rc = parse_command_line(app, argc, argv); rc >= 0) return rc;
   validate(ec);
   set_cpu_threads(ec.threads);
   LoadedModel lm = load_model(ec.ckpt);

@@ -16,6 +16,7 @@
 #include "attention/registry.h"
 #include "data/loader.h"
 #include "model/checkpoint.h"
+#include "model/flops.h"
 #include "model/schedule.h"
 #include "runtime/backend.h"
 #include "runtime/error.h"
@@ -68,11 +69,7 @@ static int run(int argc, char** argv) {
   CLI::App app{"train_gpt2: GPT-2 + RoPE with pluggable attention (LSSA / LSSAR and the paper's baselines)"};
   RunConfig rc;
   add_train_options(app, rc);
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e);
-  }
+  if (int rc = parse_command_line(app, argc, argv); rc >= 0) return rc;
   if (rc.attn == "list") {
     std::printf("%s", attn_list_text().c_str());
     return 0;
@@ -145,6 +142,8 @@ static int run(int argc, char** argv) {
   };
 
   const AdamWConfig opt{rc.beta1, rc.beta2, rc.adam_eps, rc.weight_decay};
+  // MFU needs the device's peak: --peak-tflops, else the table (model/flops.h); unknown → none.
+  const double peak_tflops = rc.peak_tflops > 0 ? rc.peak_tflops : gpu_peak_bf16_tflops(model->device_name());
   const int64_t tokens_per_step = rc.total_batch;
   std::vector<int> x((size_t)B * T), y((size_t)B * T);
   double total_ms = 0;
@@ -175,11 +174,13 @@ static int run(int argc, char** argv) {
     }
     double tok_s = tokens_per_step / (ms / 1000.0);
     double eta_s = timed ? (total_ms / timed) * (rc.steps - step - 1) / 1000.0 : 0;
-    std::printf("step %6d/%d | loss %.6f | norm %.4f | lr %.3e | %.1f ms | %.0f tok/s | eta %.0fs\n", step + 1,
-                rc.steps, loss, norm, lr, ms, tok_s, eta_s);
+    const double mfu = model_mfu(g, T, tok_s, peak_tflops);
+    std::printf("step %6d/%d | loss %.6f | norm %.4f | lr %.3e | %.1f ms | %.0f tok/s%s | eta %.0fs\n", step + 1,
+                rc.steps, loss, norm, lr, ms, tok_s, peak_tflops > 0 ? strfmt(" | mfu %.1f%%", 100 * mfu).c_str() : "",
+                eta_s);
     std::fflush(stdout);
     log.write({{"event", "step"}, {"step", step + 1}, {"loss", loss}, {"norm", norm}, {"lr", lr}, {"ms", ms},
-               {"tok_s", tok_s}});
+               {"tok_s", tok_s}, {"mfu", peak_tflops > 0 ? nlohmann::json(mfu) : nlohmann::json()}});
     if (rc.ckpt_every > 0 && (step + 1) % rc.ckpt_every == 0 && step + 1 < rc.steps) save(step + 1);
   }
   if (rc.val_every >= 0) validate_now(rc.steps);

@@ -77,7 +77,7 @@ struct AttnSpec {
   AttnTransform transform = AttnTransform::None;  // inverse / recentered
   AttnNorm norm = AttnNorm::None;             // l1, 1/T, 1/n or none
   AttnBias bias = AttnBias::None;             // additive score bias
-  float bias_value = 0.f;                     // used when bias == Constant
+  double bias_value = 0.0;                    // used when bias == Constant (double: fp64 tests)
   bool post_layernorm = false;                // relu_shen: LN over HS (no affine) on o_i
   float reweight_p = 0.f;                     // 0 = off; ≥ 1 = re-weighting exponent (DESIGN §4.2)
 };
@@ -87,7 +87,7 @@ LSSA_HD bool attn_rows_l1(const AttnSpec& s) {
   return s.norm == AttnNorm::L1 || (s.softmax && s.transform == AttnTransform::None);
 }
 
-constexpr float kLayerNormEps = 1e-5f;  // relu_shen's LayerNorm and the model's LayerNorms
+constexpr double kLayerNormEps = 1e-5;   // relu_shen's LayerNorm and the model's LayerNorms
 constexpr double kNormalizeEps = 1e-12;  // LSSA's q/‖q‖ clamp, as F.normalize
 
 // ---------------------------------------------------------------------------------------------
@@ -128,6 +128,63 @@ LSSA_HD R mish_tanh_softplus(R x, R* sig) {
   if (sig) *sig = e / (R(1) + e);
   return m / (m + R(2));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Device-optimised forms (used by the fused CUDA kernels; the exact forms above stay the
+// reference). Each is checked against the exact form on the CPU in test/attention/.
+
+// 2^x with one special-function op on the GPU (MUFU.EX2; flushes subnormal results to 0, which
+// is below every weight that reaches a bf16 matmul); exact exp2 on the host.
+LSSA_HD float fast_exp2(float x) {
+#ifdef __CUDA_ARCH__
+  float r;
+  asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(r) : "f"(x));
+  return r;
+#else
+  return exp2f(x);
+#endif
+}
+
+// Minimax coefficients of P(z) ≈ log2(1 + z)/z on z ∈ [0, 1], minimising the maximum RELATIVE
+// error of z·P(z) against log2(1 + z) (Remez exchange on 20001 points; max rel. error 5.67e-5,
+// 35× below bf16's rounding error 2^-9, so the weights that reach the bf16 P·V matmul are what
+// the exact form gives). Degree 3 would give 3.9e-4, degree 2 2.8e-3 (too close to bf16).
+constexpr float kLog1pPoly0 = 1.44261321f;
+constexpr float kLog1pPoly1 = -0.716987415f;
+constexpr float kLog1pPoly2 = 0.441898832f;
+constexpr float kLog1pPoly3 = -0.227119451f;
+constexpr float kLog1pPoly4 = 0.0596515481f;
+constexpr float kLn2 = 0.693147180559945309f;
+constexpr float kLog2e = 1.44269504088896341f;
+
+// log2(1 + z) for z ∈ [0, 1] as z·P(z): 5 FMA-pipe ops, no special-function op.
+LSSA_HD float log2_1p_poly(float z) {
+  float p = kLog1pPoly4;
+  p = p * z + kLog1pPoly3;
+  p = p * z + kLog1pPoly2;
+  p = p * z + kLog1pPoly1;
+  p = p * z + kLog1pPoly0;
+  return z * p;
+}
+
+// softplus in base 2 with ONE special-function op: for y = x·log2(e),
+//   softplus(x) = ln2 · sp2(y),  sp2(y) = max(y, 0) + log2(1 + 2^−|y|)
+// (the stable form of softplus_stable, with log1p replaced by the polynomial). Returns sp2(y);
+// z_out = 2^−|y| is handed back because the derivative σ(x) = (y ≥ 0 ? 1 : z)/(1 + z) reuses it.
+LSSA_HD float softplus2_poly(float y, float* z_out) {
+  float z = fast_exp2(-fabsf(y));
+  *z_out = z;
+  return fmaxf(y, 0.f) + log2_1p_poly(z);
+}
+
+// softplus(x) in natural units via softplus2_poly (what the kernels compute, for tests).
+LSSA_HD float softplus_poly(float x) {
+  float z;
+  return kLn2 * softplus2_poly(x * kLog2e, &z);
+}
+
+// σ(x) from y = x·log2(e) and z = 2^−|y| (one reciprocal).
+LSSA_HD float sigmoid_from_exp2(float y, float z) { return (y >= 0.f ? 1.f : z) / (1.f + z); }
 
 template <typename R>
 LSSA_HD R attn_map(AttnMap m, R x) {

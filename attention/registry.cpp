@@ -103,7 +103,7 @@ AttnSpec attn_resolve(const std::string& name, const AttnOptions& opt, int T_tra
   if (s.bias == AttnBias::Constant) {
     if (opt.sigmoid_bias == "train") {
       if (T_train <= 0) fail("sigmoid bias 'train' needs a positive training length");
-      s.bias_value = -std::log((float)T_train);
+      s.bias_value = -std::log((double)T_train);
     } else if (opt.sigmoid_bias == "row") {
       s.bias = AttnBias::RowLog;
     } else {
@@ -111,7 +111,7 @@ AttnSpec attn_resolve(const std::string& name, const AttnOptions& opt, int T_tra
       double b = std::strtod(opt.sigmoid_bias.c_str(), &end);
       if (opt.sigmoid_bias.empty() || *end != '\0' || !std::isfinite(b))
         fail(strfmt("--sigmoid-bias must be 'train', 'row' or a number, got '%s'", opt.sigmoid_bias.c_str()));
-      s.bias_value = (float)b;
+      s.bias_value = b;
     }
   }
   if (opt.relu_divisor != "seq" && opt.relu_divisor != "row")

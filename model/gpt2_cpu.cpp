@@ -204,9 +204,9 @@ double Gpt2Cpu<R>::grad_norm() const {
 }
 
 template <typename R>
-void Gpt2Cpu<R>::adamw_step(const AdamWConfig& opt, float lr, float grad_scale, int t) {
+void Gpt2Cpu<R>::adamw_step(const AdamWConfig& opt, double lr, double grad_scale, int t) {
   const R b1 = opt.beta1, b2 = opt.beta2, eps = opt.eps;
-  const R c1 = R(1) - std::pow(R(opt.beta1), R(t)), c2 = R(1) - std::pow(R(opt.beta2), R(t));
+  const R c1 = R(1.0 - std::pow(opt.beta1, t)), c2 = R(1.0 - std::pow(opt.beta2, t));
   for (const ParamTensor& pt : layout_) {
     const R wd = pt.decay ? R(opt.weight_decay) : R(0);
     R* p = params.data() + pt.offset;

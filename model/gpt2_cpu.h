@@ -25,19 +25,22 @@ class Gpt2Cpu final : public Gpt2Model {
   const GPT2Config& config() const override { return cfg_; }
   const char* backend_name() const override { return "cpu"; }
   size_t num_params() const override { return params.size(); }
-  double forward(const int* tokens, const int* targets, int B, int T, RopeScaling scaling) override;
+  double forward(const int* tokens, const int* targets, int B, int T,
+                 RopeScaling scaling = RopeScaling::None) override;
   std::vector<float> losses() const override;
   std::vector<float> logits() const override;
   void zero_grad() override;
   void backward(float loss_scale) override;
   double grad_norm() const override;
-  void adamw_step(const AdamWConfig& opt, float lr, float grad_scale, int t) override;
+  void adamw_step(const AdamWConfig& opt, double lr, double grad_scale, int t) override;
   void get_params(std::vector<float>& out) const override;
   void set_params(const std::vector<float>& in) override;
   void get_grads(std::vector<float>& out) const override;
   void get_adam_state(std::vector<float>& m, std::vector<float>& v) const override;
   void set_adam_state(const std::vector<float>& m, const std::vector<float>& v) override;
 
+  // Logits (B, T, Vp) of the last forward in the model's own precision (logits() rounds to fp32).
+  const R* logits_data() const { return a_.logits.data(); }
   // Public for tests: flat buffers in the layout of param_layout().
   std::vector<R> params, grads, adam_m, adam_v;
 

@@ -11,11 +11,11 @@
 
 namespace lssa {
 
-struct AdamWConfig {
-  float beta1 = 0.9f;
-  float beta2 = 0.95f;
-  float eps = 1e-8f;
-  float weight_decay = 0.1f;  // on 2-D weights only (ParamTensor::decay)
+struct AdamWConfig {  // doubles: an fp64 backend must not see fp32-rounded hyperparameters
+  double beta1 = 0.9;
+  double beta2 = 0.95;
+  double eps = 1e-8;
+  double weight_decay = 0.1;  // on 2-D weights only (ParamTensor::decay)
 };
 
 class Gpt2Model {
@@ -23,6 +23,8 @@ class Gpt2Model {
   virtual ~Gpt2Model() = default;
   virtual const GPT2Config& config() const = 0;
   virtual const char* backend_name() const = 0;
+  // The device the backend runs on (the GPU's name, for the MFU table); "" on the CPU.
+  virtual std::string device_name() const { return ""; }
   virtual size_t num_params() const = 0;
 
   // Forward pass over tokens (B, T). With targets (B, T), returns the mean cross-entropy;
@@ -41,7 +43,7 @@ class Gpt2Model {
   virtual double grad_norm() const = 0;
   // One AdamW step at step number t ≥ 1: gradients are multiplied by grad_scale (clipping)
   // first, then p −= lr·(m̂/(√v̂ + eps) + wd·p) (wd only where ParamTensor::decay).
-  virtual void adamw_step(const AdamWConfig& opt, float lr, float grad_scale, int t) = 0;
+  virtual void adamw_step(const AdamWConfig& opt, double lr, double grad_scale, int t) = 0;
 
   // Parameters and optimizer state in the flat layout (fp32).
   virtual void get_params(std::vector<float>& out) const = 0;

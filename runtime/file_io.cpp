@@ -12,15 +12,21 @@
 
 namespace lssa {
 
-static int64_t crash_after_bytes() {
+// Test hook (see file_io.h): crash after N bytes of a temp file whose final path contains
+// LSSA_TEST_CRASH_FILE_MATCH (any file when unset).
+static int64_t crash_after_bytes(const std::string& path) {
   const char* s = std::getenv("LSSA_TEST_CRASH_AFTER_BYTES");
-  return s ? std::atoll(s) : -1;
+  if (!s) return -1;
+  const char* m = std::getenv("LSSA_TEST_CRASH_FILE_MATCH");
+  if (m && path.find(m) == std::string::npos) return -1;
+  return std::atoll(s);
 }
 
 AtomicFile::AtomicFile(const std::string& path) : path_(path) {
   tmp_ = path + ".tmp." + std::to_string(getpid());
   f_ = std::fopen(tmp_.c_str(), "wb");
   if (!f_) fail(strfmt("cannot create %s: %s", tmp_.c_str(), std::strerror(errno)));
+  crash_at_ = crash_after_bytes(path);
 }
 
 AtomicFile::~AtomicFile() {
@@ -29,11 +35,10 @@ AtomicFile::~AtomicFile() {
 }
 
 void AtomicFile::write(const void* data, size_t bytes) {
-  static const int64_t crash_at = crash_after_bytes();
-  if (crash_at >= 0) {
+  if (crash_at_ >= 0) {
     long pos = std::ftell(f_);
-    if (pos + (int64_t)bytes >= crash_at) {
-      size_t part = crash_at > pos ? (size_t)(crash_at - pos) : 0;
+    if (pos + (int64_t)bytes >= crash_at_) {
+      size_t part = crash_at_ > pos ? (size_t)(crash_at_ - pos) : 0;
       std::fwrite(data, 1, part, f_);
       std::fflush(f_);
       _exit(86);

@@ -24,6 +24,7 @@ class AtomicFile {
   std::string path_, tmp_;
   FILE* f_ = nullptr;
   bool committed_ = false;
+  int64_t crash_at_ = -1;  // test hook, see below
 };
 
 // Writes the whole buffer atomically.
@@ -38,5 +39,6 @@ void make_dirs(const std::string& path);  // mkdir -p; throws on failure
 std::vector<std::string> glob_files(const std::string& pattern);
 
 // Test hook: when the environment variable LSSA_TEST_CRASH_AFTER_BYTES=N is set, an AtomicFile
-// calls _exit(86) once N bytes have been written to a temp file (simulates a crash mid-write).
+// whose path contains LSSA_TEST_CRASH_FILE_MATCH (every file when that is unset) calls
+// _exit(86) once N bytes have been written to its temp file (a crash in the middle of a write).
 }  // namespace lssa

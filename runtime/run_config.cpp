@@ -2,6 +2,7 @@
 
 #include <CLI/CLI.hpp>
 #include <cmath>
+#include <cstdio>
 #include <sstream>
 
 #include "attention/registry.h"
@@ -9,7 +10,22 @@
 
 namespace lssa {
 
+int parse_command_line(CLI::App& app, int argc, char** argv) {
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "error: %s (see --help)\n", e.what());
+    return 2;
+  }
+  return -1;
+}
+
 void add_train_options(CLI::App& app, RunConfig& rc) {
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   app.set_config("--config", "", "read options from a TOML/INI file (same names, without --)");
   app.add_option("--model", rc.model, "model preset: " + gpt2_preset_names())->capture_default_str();
   app.add_option("--layers", rc.layers, "override the preset's number of layers L");
@@ -48,6 +64,7 @@ void add_train_options(CLI::App& app, RunConfig& rc) {
 }
 
 void add_eval_options(CLI::App& app, EvalConfig& ec) {
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   app.set_config("--config", "", "read options from a TOML/INI file (same names, without --)");
   app.add_option("--ckpt", ec.ckpt, "checkpoint file, or run directory (its latest checkpoint)")->required();
   app.add_option("--data", ec.data, "evaluation shards (glob; several comma-separated)");

@@ -71,6 +71,9 @@ struct EvalConfig {
   std::string prompt;
 };
 
+// Parses argv; returns -1 to go on, or the exit code: 0 after --help, 2 after a parse error
+// (printed as ONE line "error: ..."). A repeated option takes its last value (flags after --config win).
+int parse_command_line(CLI::App& app, int argc, char** argv);
 // Registers every option on the app (so --help and the parser agree by construction).
 void add_train_options(CLI::App& app, RunConfig& rc);
 void add_eval_options(CLI::App& app, EvalConfig& ec);

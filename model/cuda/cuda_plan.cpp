@@ -1,0 +1,138 @@
+// Host-side planning for the CUDA backend: see cuda_plan.h.
+#include "model/cuda/cuda_plan.h"
+
+#include <algorithm>
+
+#include "runtime/error.h"
+
+namespace lssa {
+
+namespace {
+size_t round256(size_t b) { return (b + 255) / 256 * 256; }
+struct Planner {
+  MemoryPlan plan;
+  void add(const char* name, size_t bytes) {
+    plan.buffers.push_back({name, round256(bytes)});
+    plan.total += round256(bytes);
+  }
+};
+}  // namespace
+
+size_t MemoryPlan::offset_of(const std::string& name) const {
+  size_t at = 0;
+  for (const BufferPlan& b : buffers) {
+    if (b.name == name) return at;
+    at += b.bytes;
+  }
+  fail("internal: no buffer '" + name + "' in the memory plan");
+}
+
+size_t MemoryPlan::bytes_of(const std::string& name) const {
+  for (const BufferPlan& b : buffers)
+    if (b.name == name) return b.bytes;
+  fail("internal: no buffer '" + name + "' in the memory plan");
+}
+
+MemoryPlan plan_parameter_memory(const GPT2Config& cfg) {
+  const size_t P = param_offsets(cfg).total;
+  Planner p;
+  p.add("params_bf16", P * kBf16Bytes);
+  p.add("master", P * kF32Bytes);
+  p.add("grads", P * kF32Bytes);
+  p.add("adam_m", P * kF32Bytes);
+  p.add("adam_v", P * kF32Bytes);
+  return p.plan;
+}
+
+MemoryPlan plan_activation_memory(const GPT2Config& cfg, int B, int T, bool training) {
+  const size_t BT = (size_t)B * T, L = cfg.L, C = cfg.C, Vp = cfg.Vp, NH = cfg.NH, HS = cfg.HS();
+  // Layers whose activations the backward needs are stored for all L layers when training; an
+  // inference-only forward keeps one layer's worth (the buffers are reused layer after layer).
+  const size_t Ls = training ? L : 1;
+  Planner p;
+  p.add("tokens", BT * sizeof(int));
+  p.add("targets", BT * sizeof(int));
+  p.add("rope_cos", (size_t)T * (HS / 2) * kF32Bytes);  // (T, HS/2)
+  p.add("rope_sin", (size_t)T * (HS / 2) * kF32Bytes);
+  p.add("encoded", BT * C * kBf16Bytes);            // (B, T, C)
+  p.add("ln1", Ls * BT * C * kBf16Bytes);           // (L, B, T, C)
+  p.add("ln1_mean", Ls * BT * kF32Bytes);           // (L, B, T)
+  p.add("ln1_rstd", Ls * BT * kF32Bytes);
+  p.add("qkv", Ls * BT * 3 * C * kBf16Bytes);       // (L, B, T, 3C), post-RoPE
+  p.add("atty", Ls * BT * C * kBf16Bytes);          // (L, B, T, C)
+  p.add("residual2", Ls * BT * C * kBf16Bytes);
+  p.add("ln2", Ls * BT * C * kBf16Bytes);
+  p.add("ln2_mean", Ls * BT * kF32Bytes);
+  p.add("ln2_rstd", Ls * BT * kF32Bytes);
+  p.add("fch", Ls * BT * 4 * C * kBf16Bytes);       // (L, B, T, 4C) pre-GELU
+  p.add("fch_gelu", Ls * BT * 4 * C * kBf16Bytes);
+  p.add("residual3", L * BT * C * kBf16Bytes);      // every layer's output (the next layer's input)
+  p.add("lnf", BT * C * kBf16Bytes);
+  p.add("lnf_mean", BT * kF32Bytes);
+  p.add("lnf_rstd", BT * kF32Bytes);
+  p.add("logits", BT * Vp * kBf16Bytes);            // (B, T, Vp); dlogits in place in the backward
+  p.add("losses", BT * kF32Bytes);                  // (B, T)
+  p.add("ce_stats", BT * 2 * kF32Bytes);            // (B, T, 2): row max, Σ exp
+  p.add("scratch", BT * C * kBf16Bytes);            // (B, T, C) projection outputs
+  // reference attention: fp32 head-major q̂, k̂, v (B, NH, T, HS) and their norms (B, NH, T)
+  p.add("attn_q", BT * NH * HS * kF32Bytes);
+  p.add("attn_k", BT * NH * HS * kF32Bytes);
+  p.add("attn_v", BT * NH * HS * kF32Bytes);
+  p.add("attn_qdiv", BT * NH * kF32Bytes);
+  p.add("attn_kdiv", BT * NH * kF32Bytes);
+  if (training) {
+    p.add("attn_dout", BT * NH * HS * kF32Bytes);   // (B, NH, T, HS) effective dO (relu_shen: through LN)
+    p.add("attn_rowstats", BT * NH * 8 * kF32Bytes); // (B, NH, T, 8) per-row reductions
+    p.add("dresidual", BT * C * kBf16Bytes);        // (B, T, C)
+    p.add("dln", BT * C * kBf16Bytes);
+    p.add("datt", BT * C * kBf16Bytes);
+    p.add("dbig", BT * 4 * C * kBf16Bytes);         // (B, T, 4C)
+    p.add("dbig2", BT * 4 * C * kBf16Bytes);
+    p.add("dqkv", BT * 3 * C * kBf16Bytes);         // (B, T, 3C)
+    p.add("colsum_partial", ((BT + kColSumRows - 1) / kColSumRows) * 4 * C * kF32Bytes);  // (chunks, ≤ 4C)
+    p.add("tok_ids", BT * sizeof(int));             // encoder backward buckets
+    p.add("tok_start", (BT + 1) * sizeof(int));
+    p.add("tok_pos", BT * sizeof(int));
+  }
+  return p.plan;
+}
+
+std::string gpu_oom_message(const std::string& what, size_t asked, size_t free_bytes, size_t total_bytes, int B,
+                            int T) {
+  const double GiB = 1024.0 * 1024.0 * 1024.0;
+  return strfmt("out of GPU memory: the CUDA backend needs %.2f GiB for %s (B=%d, T=%d), the GPU has %.2f GiB free "
+                "of %.2f GiB; try a smaller --batch (gradient accumulation keeps the total batch)",
+                asked / GiB, what.c_str(), B, T, free_bytes / GiB, total_bytes / GiB);
+}
+
+std::vector<ParamRange> adamw_ranges(const std::vector<ParamTensor>& layout) {
+  std::vector<ParamTensor> sorted = layout;
+  std::sort(sorted.begin(), sorted.end(), [](const ParamTensor& a, const ParamTensor& b) { return a.offset < b.offset; });
+  std::vector<ParamRange> out;
+  for (const ParamTensor& t : sorted) {
+    if (!out.empty() && out.back().decay == t.decay && out.back().offset + out.back().numel == t.offset)
+      out.back().numel += t.numel;
+    else
+      out.push_back({t.offset, t.numel, t.decay});
+  }
+  return out;
+}
+
+TokenBuckets bucket_tokens(const int* tokens, int N) {
+  std::vector<int> order(N);
+  for (int i = 0; i < N; i++) order[i] = i;
+  // stable: positions of one token stay ascending, so the summation order is fixed
+  std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return tokens[a] < tokens[b]; });
+  TokenBuckets tb;
+  tb.pos = order;
+  for (int i = 0; i < N; i++) {
+    if (i == 0 || tokens[order[i]] != tokens[order[i - 1]]) {
+      tb.ids.push_back(tokens[order[i]]);
+      tb.start.push_back(i);
+    }
+  }
+  tb.start.push_back(N);
+  return tb;
+}
+
+}  // namespace lssa

@@ -1,0 +1,115 @@
+// The GPU reference attention (attention/cuda/attention_reference.h) against the CPU reference
+// (attention/attention_cpu.h, fp64 on the same bf16-rounded q, k, v, dout) for every registered
+// variant, with re-weighting p = 1, 3, 15, forward (out) and backward (dq, dk, dv), over
+// T = 1, 7, 129, 1000, 4096, several B, NH and HS. Tolerance: relative L2 error ≤ 2 × the
+// error of storing the exact result in bf16 (see test/model/cuda/gpu_test_util.h for why).
+// Skips without a CUDA device.
+#include <gtest/gtest.h>
+
+#include "attention/attention_cpu.h"
+#include "attention/cuda/attention_reference.h"
+#include "attention/registry.h"
+#include "test/model/cuda/gpu_test_util.h"
+
+using namespace lssa;
+using namespace lssa::test;
+
+namespace {
+
+constexpr int kTrainT = 64;  // T_train of the specs (sigmoid's bias −ln T_train)
+
+struct Case {
+  std::string attn;
+  float p;
+  int B, T, NH, HS;
+};
+
+void PrintTo(const Case& c, std::ostream* os) {
+  *os << c.attn << " p=" << c.p << " B=" << c.B << " T=" << c.T << " NH=" << c.NH << " HS=" << c.HS;
+}
+
+std::string case_name(const ::testing::TestParamInfo<Case>& info) {
+  const Case& c = info.param;
+  return c.attn + "_p" + std::to_string((int)c.p) + "_B" + std::to_string(c.B) + "_T" + std::to_string(c.T) + "_NH" +
+         std::to_string(c.NH) + "_HS" + std::to_string(c.HS);
+}
+
+std::vector<Case> all_cases() {
+  std::vector<Case> cs;
+  for (const AttnVariantInfo& v : attn_registry()) {
+    if (v.alias_of) continue;  // exp_l1 → softmax, lssar → lssa + p (covered below)
+    for (auto [B, T, NH] : {std::tuple{2, 1, 3}, {2, 7, 3}, {1, 129, 2}}) cs.push_back({v.name, 0.f, B, T, NH, 64});
+  }
+  for (const char* a : {"softmax", "lssa", "relu_l1", "sigmoid_rowbias_l1", "recentered_l1", "softplus_l1"})
+    for (float p : {1.f, 3.f, 15.f})
+      for (auto [B, T, NH] : {std::tuple{2, 7, 3}, {1, 129, 2}}) cs.push_back({a, p, B, T, NH, 64});
+  for (auto [a, p] : {std::pair{"softmax", 0.f}, {"lssa", 0.f}, {"lssa", 15.f}, {"relu_shen", 0.f}, {"sigmoid", 0.f},
+                      {"recentered", 0.f}, {"relu_seqlen", 0.f}})
+    cs.push_back({a, p, 1, 1000, 2, 64});
+  cs.push_back({"softmax", 0.f, 1, 4096, 1, 64});
+  cs.push_back({"lssa", 15.f, 1, 4096, 1, 64});
+  for (int HS : {32, 128}) {
+    cs.push_back({"softmax", 0.f, 2, 129, 2, HS});
+    cs.push_back({"lssa", 3.f, 2, 129, 2, HS});
+  }
+  return cs;
+}
+
+class AttentionReferenceGpu : public ::testing::TestWithParam<Case> {};
+
+TEST_P(AttentionReferenceGpu, MatchesCpuForwardAndBackward) {
+  LSSA_REQUIRE_GPU();
+  const Case& c = GetParam();
+  AttnOptions opt;
+  opt.reweight_p = c.p;
+  const AttnSpec spec = attn_resolve(c.attn, opt, kTrainT);
+  const int C = c.NH * c.HS;
+  const size_t nqkv = (size_t)c.B * c.T * 3 * C, nout = (size_t)c.B * c.T * C;
+  auto qkv = random_bf16(nqkv, 1000 + c.T), dout = random_bf16(nout, 2000 + c.T);
+
+  std::vector<double> out(nout), dqkv(nqkv);
+  attention_forward_cpu(spec, out.data(), cast<double>(qkv).data(), c.B, c.T, c.NH, c.HS);
+  attention_backward_cpu(spec, dqkv.data(), cast<double>(dout).data(), cast<double>(qkv).data(), c.B, c.T, c.NH, c.HS);
+
+  const AttnShape shape{c.B, c.T, c.NH, c.HS};
+  DeviceBuffer<char> scratch(attention_reference_scratch_bytes(shape, true));
+  const AttnReferenceScratch sc = attention_reference_scratch_at(scratch.ptr, shape, true);
+  DeviceBuffer<__nv_bfloat16> dqkv_in(qkv), ddout(dout), dout_gpu(nout), ddqkv(nqkv);
+  attention_reference_forward(nullptr, spec, shape, sc, dout_gpu, dqkv_in);
+  attention_reference_backward(nullptr, spec, shape, sc, ddqkv, ddout, dqkv_in);
+  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+  auto got_out = dout_gpu.download(), got_d = ddqkv.download();
+
+  const double e_out = rel_l2(got_out, out), f_out = bf16_floor(out);
+  EXPECT_LE(e_out, kBf16Multiple * f_out + 1e-7) << "out: bf16 floor " << f_out;
+  // dq, dk, dv separately (their scales differ)
+  const char* names[3] = {"dq", "dk", "dv"};
+  for (int part = 0; part < 3; part++) {
+    std::vector<double> ref;
+    std::vector<float> got;
+    for (size_t bt = 0; bt < (size_t)c.B * c.T; bt++)
+      for (int x = 0; x < C; x++) {
+        ref.push_back(dqkv[bt * 3 * C + part * C + x]);
+        got.push_back(got_d[bt * 3 * C + part * C + x]);
+      }
+    const double e = rel_l2(got, ref), f = bf16_floor(ref);
+    EXPECT_LE(e, kBf16Multiple * f + 1e-7) << names[part] << ": bf16 floor " << f;
+  }
+
+  // deterministic: a second backward gives the same bits
+  DeviceBuffer<__nv_bfloat16> again(nqkv);
+  attention_reference_backward(nullptr, spec, shape, sc, again, ddout, dqkv_in);
+  auto got_again = again.download();
+  EXPECT_EQ(std::memcmp(got_again.data(), got_d.data(), got_d.size() * sizeof(float)), 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(AllVariants, AttentionReferenceGpu, ::testing::ValuesIn(all_cases()), case_name);
+
+// 124M at T = 1024 with a realistic micro-batch fits: the scratch is O(B·NH·T·HS), no (T, T).
+TEST(AttentionReferenceScratch, IsLinearInT) {
+  const AttnShape a{16, 1024, 12, 64}, b{16, 2048, 12, 64};
+  EXPECT_EQ(attention_reference_scratch_bytes(b, true), 2 * attention_reference_scratch_bytes(a, true));
+  EXPECT_LT(attention_reference_scratch_bytes(a, true), 1ull << 30);  // < 1 GiB per (B=16, T=1024) pass
+}
+
+}  // namespace
