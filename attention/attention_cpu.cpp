@@ -16,24 +16,56 @@ namespace {
 template <typename R>
 struct Row {
   std::vector<R> s, f, g, a, w;  // scores, φ(s) or softmax p, transform, normalised, final
+  std::vector<R> df;             // φ'(s), filled when the backward asks for it
   std::vector<R> r;              // re-weighting: relu(u)/max relu(u)
+  std::vector<R> tmp, tmp2;      // scratch of reweight_pow_row; r^(p−1) in the backward
   R Z = 0;                       // l1 normaliser Σ|g|
   R D = 1;                       // fixed divisor (1/T, 1/n)
   R rmax = 0, W = 0;             // re-weighting: max relu(u), Σ r^p
   bool reweighted = false;       // re-weighting changed the row (W > 0)
-  explicit Row(int T) : s(T), f(T), g(T), a(T), w(T), r(T) {}
+  explicit Row(int T) : s(T), f(T), g(T), a(T), w(T), df(T), r(T), tmp(T), tmp2(T) {}
 };
 
+// x·y with 8 independent partial sums: without -ffast-math a single accumulator is one serial
+// add chain (≈ 4 cycles per element); 8 lanes vectorise and pipeline. The summation order is
+// fixed, so results stay deterministic.
 template <typename R>
 R dot(const R* x, const R* y, int n) {
-  R acc = 0;
-  for (int i = 0; i < n; i++) acc += x[i] * y[i];
-  return acc;
+  R acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int l = 0; l < 8; l++) acc[l] += x[i + l] * y[i + l];
+  for (; i < n; i++) acc[0] += x[i] * y[i];
+  return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+}
+
+// out[j] = reweight_pow(r[j], p) for a whole row, with the loops interchanged (bits of p outside,
+// j inside) so that it vectorises; each element sees the same multiplications as reweight_pow,
+// so the result is bit-identical to it. scratch: n elements.
+template <typename R>
+void reweight_pow_row(const R* r, int n, R p, R* out, R* scratch) {
+  const int ip = (int)p;
+  if (!(R(ip) == p && ip <= 64)) {
+    for (int j = 0; j < n; j++) out[j] = reweight_pow(r[j], p);
+    return;
+  }
+  for (int j = 0; j < n; j++) {
+    out[j] = R(1);
+    scratch[j] = r[j];
+  }
+  for (int e = ip; e; e >>= 1) {
+    if (e & 1)
+      for (int j = 0; j < n; j++) out[j] *= scratch[j];
+    if (e >> 1)
+      for (int j = 0; j < n; j++) scratch[j] *= scratch[j];
+  }
+  for (int j = 0; j < n; j++) out[j] = r[j] > R(0) ? out[j] : R(0);
 }
 
 // Scores s[0..n) → weights row.w[0..n). n = number of visible keys, T = forward-pass length.
+// with_deriv: also keep φ'(s) in row.df for the backward (φ and φ' share their exp).
 template <typename R>
-void row_forward(const AttnSpec& sp, int n, int T, Row<R>& row) {
+void row_forward(const AttnSpec& sp, int n, int T, Row<R>& row, bool with_deriv = false) {
   R* s = row.s.data();
   R* f = row.f.data();
   R* g = row.g.data();
@@ -46,6 +78,9 @@ void row_forward(const AttnSpec& sp, int n, int T, Row<R>& row) {
     for (int j = 0; j < n; j++) sum += (f[j] = std::exp(s[j] - mx));
     R inv = R(1) / sum;
     for (int j = 0; j < n; j++) f[j] *= inv;
+  } else if (with_deriv) {
+    R* df = row.df.data();
+    for (int j = 0; j < n; j++) f[j] = attn_map_and_deriv(sp.map, s[j], &df[j]);
   } else {
     for (int j = 0; j < n; j++) f[j] = attn_map(sp.map, s[j]);
   }
@@ -72,15 +107,20 @@ void row_forward(const AttnSpec& sp, int n, int T, Row<R>& row) {
   row.reweighted = false;
   if (sp.reweight_p > 0.f) {
     R off = reweight_offset<R>(n), rmax = 0;
-    for (int j = 0; j < n; j++) rmax = std::max(rmax, R(n) * a[j] - off);
+    R* r = row.r.data();
+    for (int j = 0; j < n; j++) {
+      r[j] = R(n) * a[j] - off;  // u_j
+      rmax = std::max(rmax, r[j]);
+    }
     row.rmax = rmax;
     if (rmax > R(0)) {
-      R p = R(sp.reweight_p), W = 0, inv = R(1) / rmax;
+      R W = 0, inv = R(1) / rmax, cutoff = reweight_cutoff(R(sp.reweight_p));
       for (int j = 0; j < n; j++) {
-        R u = R(n) * a[j] - off;
-        row.r[j] = u > R(0) ? u * inv : R(0);
-        W += (row.w[j] = reweight_pow(row.r[j], p));
+        R x = r[j] * inv;
+        r[j] = x >= cutoff ? x : R(0);  // relu(u)/max relu(u), subnormal powers flushed to 0
       }
+      reweight_pow_row(r, n, R(sp.reweight_p), row.w.data(), row.tmp.data());
+      for (int j = 0; j < n; j++) W += row.w[j];
       row.W = W;
       R invW = R(1) / W;
       for (int j = 0; j < n; j++) row.w[j] *= invW;
@@ -94,7 +134,7 @@ void row_forward(const AttnSpec& sp, int n, int T, Row<R>& row) {
 // dw[0..n) (gradient w.r.t. the final weights) → ds[0..n) (gradient w.r.t. the scores).
 // dw is used as scratch.
 template <typename R>
-void row_backward(const AttnSpec& sp, int n, const Row<R>& row, R* dw, R* ds) {
+void row_backward(const AttnSpec& sp, int n, Row<R>& row, R* dw, R* ds) {
   const R* f = row.f.data();
   const R* g = row.g.data();
   const R* a = row.a.data();
@@ -105,9 +145,11 @@ void row_backward(const AttnSpec& sp, int n, const Row<R>& row, R* dw, R* ds) {
     R c = 0;
     for (int j = 0; j < n; j++) c += w[j] * d[j];
     R p = R(sp.reweight_p), k = p / (row.W * row.rmax) * R(n);
+    std::vector<R>& rp1 = row.tmp2;  // r^(p−1)
+    reweight_pow_row(row.r.data(), n, p - R(1), rp1.data(), row.tmp.data());
     for (int j = 0; j < n; j++) {
       R r = row.r[j];
-      d[j] = r > R(0) ? (d[j] - c) * k * reweight_pow(r, p - R(1)) : R(0);
+      d[j] = r > R(0) ? (d[j] - c) * k * rp1[j] : R(0);
     }
   }
   if (sp.norm == AttnNorm::L1) {
@@ -133,7 +175,7 @@ void row_backward(const AttnSpec& sp, int n, const Row<R>& row, R* dw, R* ds) {
     for (int j = 0; j < n; j++) c += f[j] * d[j];
     for (int j = 0; j < n; j++) ds[j] = f[j] * (d[j] - c);
   } else {
-    for (int j = 0; j < n; j++) ds[j] = attn_map_deriv(sp.map, row.s[j]) * d[j];
+    for (int j = 0; j < n; j++) ds[j] = row.df[j] * d[j];
   }
 }
 
@@ -263,7 +305,7 @@ void attention_backward_cpu(const AttnSpec& sp, R* dqkv, const R* dout, const R*
         q = qhat.data();
       }
       row_scores(sp, q, kv.k, kv.kstride, n, HS, row.s.data());
-      row_forward(sp, n, T, row);
+      row_forward(sp, n, T, row, /*with_deriv=*/true);
       const R* dot_ = dout + ((size_t)b * T + t) * C + h * HS;
       if (sp.post_layernorm) {
         // recompute o_pre = Σ w v, then back through the LayerNorm

@@ -17,6 +17,7 @@
 //   o_i   = Σ_j a'_ij v_j, then LayerNorm over HS without affine for relu_shen
 #pragma once
 
+#include <float.h>
 #include <math.h>
 
 #ifdef __CUDACC__
@@ -99,10 +100,33 @@ LSSA_HD R sigmoid_stable(R x) {
   return e / (R(1) + e);
 }
 
+// log1p(x) for x ≥ 0 as log(1 + x) corrected for the rounding of 1 + x (Goldberg, "What every
+// computer scientist should know about floating-point arithmetic", Thm. 4): within a few ulp of
+// log1p, and log is ~3× faster than log1p in glibc's fp32 libm (softplus attention's hot path).
+template <typename R>
+LSSA_HD R log1p_nonneg(R x) {
+  R u = R(1) + x;
+  return u == R(1) ? x : log(u) * (x / (u - R(1)));
+}
+
 // softplus(x) = max(x, 0) + log1p(exp(−|x|)): never overflows, exact for large |x|.
 template <typename R>
 LSSA_HD R softplus_stable(R x) {
-  return (x > R(0) ? x : R(0)) + log1p(exp(-fabs(x)));
+  return (x > R(0) ? x : R(0)) + log1p_nonneg(exp(-fabs(x)));
+}
+
+// Mish with one exp: tanh(softplus(x)) = ((1+eˣ)² − 1)/((1+eˣ)² + 1) = m/(m + 2), m = eˣ(eˣ + 2).
+// (x·tanh(softplus(x)) literally costs exp, log1p and tanh — the slowest map by 2×.) For x > 20,
+// 2/(m + 2) < 1e-17: tanh(softplus(x)) is 1 in fp32 and fp64, and eˣ(eˣ + 2) would overflow fp32.
+template <typename R>
+LSSA_HD R mish_tanh_softplus(R x, R* sig) {
+  if (x > R(20)) {
+    if (sig) *sig = R(1) / (R(1) + exp(-x));
+    return R(1);
+  }
+  R e = exp(x), m = e * (e + R(2));
+  if (sig) *sig = e / (R(1) + e);
+  return m / (m + R(2));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -173,36 +197,60 @@ LSSA_HD R attn_map(AttnMap m, R x) {
     case AttnMap::Relu2: return x > R(0) ? x * x : R(0);
     case AttnMap::Relu6: return x > R(0) ? (x < R(6) ? x : R(6)) : R(0);
     case AttnMap::Gelu: return R(0.5) * x * (R(1) + erf(x * R(0.70710678118654752440)));
-    case AttnMap::Mish: return x * tanh(softplus_stable(x));
+    case AttnMap::Mish: return x * mish_tanh_softplus(x, (R*)nullptr);
   }
   return x;
 }
 
-// dφ/dx. At the kinks of relu/relu6 the derivative is taken as 0 (as PyTorch does).
+// φ(x) and dφ/dx together, sharing the transcendental work (the backward needs both). At the
+// kinks of relu/relu6 the derivative is taken as 0 (as PyTorch does).
 template <typename R>
-LSSA_HD R attn_map_deriv(AttnMap m, R x) {
+LSSA_HD R attn_map_and_deriv(AttnMap m, R x, R* d) {
   switch (m) {
-    case AttnMap::Identity: return R(1);
-    case AttnMap::Exp: return exp(x);
-    case AttnMap::Softplus: return sigmoid_stable(x);
+    case AttnMap::Identity: *d = R(1); return x;
+    case AttnMap::Exp: {
+      R e = exp(x);
+      *d = e;
+      return e;
+    }
+    case AttnMap::Softplus: {  // softplus' = σ, both from e^(−|x|)
+      R e = exp(-fabs(x));
+      *d = x >= R(0) ? R(1) / (R(1) + e) : e / (R(1) + e);
+      return (x > R(0) ? x : R(0)) + log1p_nonneg(e);
+    }
     case AttnMap::Sigmoid: {
       R s = sigmoid_stable(x);
-      return s * (R(1) - s);
+      *d = s * (R(1) - s);
+      return s;
     }
-    case AttnMap::Relu: return x > R(0) ? R(1) : R(0);
-    case AttnMap::Relu2: return x > R(0) ? R(2) * x : R(0);
-    case AttnMap::Relu6: return (x > R(0) && x < R(6)) ? R(1) : R(0);
+    case AttnMap::Relu: *d = x > R(0) ? R(1) : R(0); return x > R(0) ? x : R(0);
+    case AttnMap::Relu2: *d = x > R(0) ? R(2) * x : R(0); return x > R(0) ? x * x : R(0);
+    case AttnMap::Relu6:
+      *d = (x > R(0) && x < R(6)) ? R(1) : R(0);
+      return x > R(0) ? (x < R(6) ? x : R(6)) : R(0);
     case AttnMap::Gelu: {
       R cdf = R(0.5) * (R(1) + erf(x * R(0.70710678118654752440)));
       R pdf = exp(R(-0.5) * x * x) * R(0.39894228040143267794);
-      return cdf + x * pdf;
+      *d = cdf + x * pdf;
+      return x * cdf;
     }
-    case AttnMap::Mish: {
-      R t = tanh(softplus_stable(x));
-      return t + x * (R(1) - t * t) * sigmoid_stable(x);
+    case AttnMap::Mish: {  // mish' = t + x·(1 − t²)·σ(x), t = tanh(softplus(x))
+      R sig;
+      R t = mish_tanh_softplus(x, &sig);
+      *d = t + x * (R(1) - t * t) * sig;
+      return x * t;
     }
   }
-  return R(1);
+  *d = R(1);
+  return x;
+}
+
+// dφ/dx alone.
+template <typename R>
+LSSA_HD R attn_map_deriv(AttnMap m, R x) {
+  R d;
+  attn_map_and_deriv(m, x, &d);
+  return d;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -243,6 +291,14 @@ LSSA_HD R attn_fixed_divisor(const AttnSpec& s, int n, int T) {
 template <typename R>
 LSSA_HD R reweight_offset(int n) {
   return n <= 3 ? R(0) : R(1);
+}
+
+// The smallest r ∈ (0, 1] whose r^p is a normal number of type R. Backends flush r below it to 0
+// before the power: r^15 is subnormal in fp32 once r < 0.003, such a weight is far below any effect
+// on o_i, and subnormal arithmetic costs ~100× on CPUs (GPUs flush subnormals anyway).
+template <typename R>
+LSSA_HD R reweight_cutoff(R p) {
+  return pow(sizeof(R) == sizeof(float) ? R(FLT_MIN) : R(DBL_MIN), R(1) / p);
 }
 
 // r^p for r ∈ [0, 1] (r = relu(u)/max relu(u)): never overflows; integer p by repeated squaring.

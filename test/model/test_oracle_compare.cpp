@@ -135,8 +135,10 @@ void check_case(const std::string& path, const Tol& tol, bool verbose) {
     m.zero_grad();
     m.backward(1.0f);
     double norm = m.grad_norm();
-    EXPECT_LE(std::fabs(l - ref_losses[k]) / ref_losses[k], tol.loss * (k == 0 || !fp32 ? 1.0 : 5.0))
-        << "step " << k << " loss";  // later steps: the Adam flips of the Tol note
+    // later steps: the Adam flips of the Tol note, which re-weighting amplifies like the norms
+    // (recentered_l1 p=15, whose p − 1/n cancels near-uniform rows: 1.4e-5 at step 2 in fp32)
+    EXPECT_LE(std::fabs(l - ref_losses[k]) / ref_losses[k], tol.loss * (k == 0 || !fp32 ? 1.0 : 5.0 * pf))
+        << "step " << k << " loss";
     double en = std::fabs(norm - ref_norms[k]) / ref_norms[k];
     EXPECT_LE(en, (k == 0 ? tol.norm0 : tol.norm_later) * nf) << "step " << k << " grad norm";
     e_norm = std::max(e_norm, en);
