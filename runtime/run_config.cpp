@@ -24,8 +24,12 @@ int parse_command_line(CLI::App& app, int argc, char** argv) {
   return -1;
 }
 
+// A typo in a config file (e.g. `atn = "lssa"`) must fail, not silently run the default.
+static void strict_config(CLI::App& app) { app.allow_config_extras(CLI::config_extras_mode::error); }
+
 void add_train_options(CLI::App& app, RunConfig& rc) {
   app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  strict_config(app);
   app.set_config("--config", "", "read options from a TOML/INI file (same names, without --)");
   app.add_option("--model", rc.model, "model preset: " + gpt2_preset_names())->capture_default_str();
   app.add_option("--layers", rc.layers, "override the preset's number of layers L");
@@ -69,6 +73,7 @@ void add_train_options(CLI::App& app, RunConfig& rc) {
 
 void add_eval_options(CLI::App& app, EvalConfig& ec) {
   app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  strict_config(app);
   app.set_config("--config", "", "read options from a TOML/INI file (same names, without --)");
   app.add_option("--ckpt", ec.ckpt, "checkpoint file, or run directory (its latest checkpoint)")->required();
   app.add_option("--data", ec.data, "evaluation shards (glob; several comma-separated)");

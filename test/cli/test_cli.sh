@@ -191,6 +191,8 @@ cmp -s "$W/cfgrun/model_00000003.safetensors" "$W/flagrun/model_00000003.safeten
   ok "--config file == the same flags (bit for bit)" || bad "--config differs from flags"
 "$TRAIN" --config "$W/run/config.toml" --steps 2 --out "$W/rerun" >/dev/null 2>&1 && ok "a run's saved config.toml is a valid --config" ||
   bad "saved config.toml does not load"
+printf 'atn = "lssa"\n' >"$W/typo.toml"
+expect_error "a config file with an unknown key" "$TRAIN" "${TINY[@]}" --config "$W/typo.toml" --steps 1
 
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]
