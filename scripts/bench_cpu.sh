@@ -18,13 +18,15 @@ while [ $# -gt 0 ]; do
     *) echo "usage: $0 [--threads N] [--steps K] [--attn a,b]" >&2; exit 2 ;;
   esac
 done
+. scripts/openblas_env.sh   # the same BLAS kernels for both sides
 B=${LSSA_BUILD_DIR:-build}
 [ -x "$B/train_gpt2" ] || { echo "bench_cpu.sh: build first (scripts/test.sh or cmake --build build)" >&2; exit 1; }
 W=$(mktemp -d); trap 'rm -rf "$W"' EXIT
 "$B/test/tools/make_test_shards" --out "$W/b" --vocab 50257 --train-tokens 400000 --val-tokens 2000
 L=4; NH=4; C=256; T=256; BS=4
 median() { sort -g | awk '{a[NR]=$1} END{print (NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2}'; }
-printf "machine: %s, %s threads, %s\n" "$(lscpu | sed -n 's/^Model name: *//p')" "$THREADS" "$(date -u +%F)"
+printf "machine: %s, %s threads, %s, OPENBLAS_CORETYPE=%s\n" "$(lscpu | sed -n 's/^Model name: *//p')" "$THREADS" \
+  "$(date -u +%F)" "${OPENBLAS_CORETYPE:-auto}"
 printf "config : L=%d NH=%d C=%d T=%d B=%d V=50257, one step = %d tokens\n" $L $NH $C $T $BS $((BS * T))
 printf "%-8s %12s %14s %14s %10s %10s\n" attn "ours tok/s" "torch oracle" "torch native" "x oracle" "x native"
 for a in ${ATTNS//,/ }; do

