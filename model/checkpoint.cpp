@@ -63,6 +63,22 @@ static float meta_float(const SafeTensorsFile& f, const char* key) {
   return v;
 }
 
+GPT2Config config_from_metadata(const SafeTensorsFile& f) {
+  GPT2Config c;
+  c.L = meta_int(f, "n_layer");
+  c.NH = meta_int(f, "n_head");
+  c.C = meta_int(f, "n_embd");
+  c.V = meta_int(f, "vocab_size");
+  c.Vp = meta_int(f, "padded_vocab_size");
+  c.T_train = meta_int(f, "seq_len");
+  c.rope_base = meta_float(f, "rope_base");
+  c.attn = f.meta("attn");
+  c.attn_opt.reweight_p = meta_float(f, "reweight_p");
+  c.attn_opt.sigmoid_bias = f.meta("sigmoid_bias");
+  c.attn_opt.relu_divisor = f.meta("relu_divisor");
+  return c;
+}
+
 LoadedModel load_model(const std::string& path_in) {
   std::string path = path_in;
   int64_t sz = file_size(path);
@@ -80,18 +96,8 @@ LoadedModel load_model(const std::string& path_in) {
     fail(strfmt("%s is a safetensors file but not an lssa-gpt2 checkpoint (metadata 'format' missing)", path.c_str()));
   LoadedModel m;
   m.path = path;
+  m.cfg = config_from_metadata(f);
   GPT2Config& c = m.cfg;
-  c.L = meta_int(f, "n_layer");
-  c.NH = meta_int(f, "n_head");
-  c.C = meta_int(f, "n_embd");
-  c.V = meta_int(f, "vocab_size");
-  c.Vp = meta_int(f, "padded_vocab_size");
-  c.T_train = meta_int(f, "seq_len");
-  c.rope_base = meta_float(f, "rope_base");
-  c.attn = f.meta("attn");
-  c.attn_opt.reweight_p = meta_float(f, "reweight_p");
-  c.attn_opt.sigmoid_bias = f.meta("sigmoid_bias");
-  c.attn_opt.relu_divisor = f.meta("relu_divisor");
   m.step = meta_int(f, "step");
   if (c.L < 1 || c.NH < 1 || c.C < 1 || c.C % c.NH || c.HS() % 2 || c.V < 1 || c.Vp < c.V || c.T_train < 1)
     fail(strfmt("%s: inconsistent model config in metadata", path.c_str()));

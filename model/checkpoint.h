@@ -38,6 +38,10 @@ std::string checkpoint_model_path(const std::string& dir, int step);
 std::string checkpoint_state_path(const std::string& dir, int step);
 std::string checkpoint_state_shard_path(const std::string& dir, int step, int rank);
 
+struct SafeTensorsFile;
+// The model config from a checkpoint's metadata (keys above); throws Error on a missing/bad key.
+GPT2Config config_from_metadata(const SafeTensorsFile& f);
+
 void save_model(const std::string& path, const GPT2Config& cfg, const std::vector<float>& params, int step);
 // Reads a model checkpoint: config from the metadata, parameters validated by name and shape.
 // `path` may be a file or a run directory (its latest checkpoint). Throws Error (one line).

@@ -81,6 +81,13 @@ std::vector<ParamTensor> param_layout(const GPT2Config& c) {
   return out;
 }
 
+void check_token_ids(const int* tokens, const int* targets, int N, int V) {
+  for (int i = 0; i < N; i++)
+    if (tokens[i] < 0 || tokens[i] >= V || (targets && (targets[i] < 0 || targets[i] >= V)))
+      fail(strfmt("token id %d at position %d is outside the vocabulary [0, %d)",
+                  tokens[i] < 0 || tokens[i] >= V ? tokens[i] : targets[i], i, V));
+}
+
 RopeScaling rope_scaling_from_name(const std::string& name) {
   if (name == "ntk") return RopeScaling::Ntk;
   if (name == "none") return RopeScaling::None;

@@ -51,6 +51,9 @@ struct ParamOffsets {
 };
 
 ParamOffsets param_offsets(const GPT2Config& c);
+
+// Throws Error naming the first token id (input or target, N each; targets may be null) outside [0, V).
+void check_token_ids(const int* tokens, const int* targets, int N, int V);
 std::vector<ParamTensor> param_layout(const GPT2Config& c);
 
 }  // namespace lssa

@@ -73,10 +73,7 @@ template <typename R>
 double Gpt2Cpu<R>::forward(const int* tokens, const int* targets, int B, int T, RopeScaling scaling) {
   const int L = cfg_.L, C = cfg_.C, NH = cfg_.NH, HS = cfg_.HS(), V = cfg_.V, Vp = cfg_.Vp;
   const int N = B * T;
-  for (int i = 0; i < N; i++)
-    if (tokens[i] < 0 || tokens[i] >= V || (targets && (targets[i] < 0 || targets[i] >= V)))
-      fail(strfmt("token id %d at position %d is outside the vocabulary [0, %d)",
-                  tokens[i] < 0 || tokens[i] >= V ? tokens[i] : targets[i], i, V));
+  check_token_ids(tokens, targets, N, V);
   ensure_acts(B, T);
   tokens_.assign(tokens, tokens + N);
   have_targets_ = targets != nullptr;

@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "model/checkpoint.h"
 #include "model/gpt2_cpu.h"
 #include "runtime/file_io.h"
 #include "runtime/safetensors.h"
@@ -39,21 +40,6 @@ double rel_err(const A& a, const std::vector<double>& b) {
 
 int meta_i(const SafeTensorsFile& f, const char* k) { return std::stoi(f.meta(k)); }
 
-GPT2Config config_of(const SafeTensorsFile& f) {
-  GPT2Config c;
-  c.L = meta_i(f, "n_layer");
-  c.NH = meta_i(f, "n_head");
-  c.C = meta_i(f, "n_embd");
-  c.V = meta_i(f, "vocab_size");
-  c.Vp = meta_i(f, "padded_vocab_size");
-  c.T_train = meta_i(f, "seq_len");
-  c.rope_base = std::stof(f.meta("rope_base"));
-  c.attn = f.meta("attn");
-  c.attn_opt.reweight_p = std::stof(f.meta("reweight_p"));
-  c.attn_opt.sigmoid_bias = f.meta("sigmoid_bias");
-  c.attn_opt.relu_divisor = f.meta("relu_divisor");
-  return c;
-}
 
 // Tolerances (relative to each tensor's max |value|), per precision:
 //  fp64: both sides are exact fp64 computations of the same math in different orders; roundoff
@@ -80,7 +66,7 @@ template <typename R>
 void check_case(const std::string& path, const Tol& tol, bool verbose) {
   SafeTensorsFile f = safetensors_read(path);
   SCOPED_TRACE(path);
-  GPT2Config cfg = config_of(f);
+  GPT2Config cfg = config_from_metadata(f);  // the checkpoint reader's own metadata parsing
   const bool fp32 = sizeof(R) == 4;
   const bool shen = cfg.attn == "relu_shen";
   const double pf = !fp32 ? 1.0 : std::max(1.0, (double)cfg.attn_opt.reweight_p) * (shen ? 10.0 : 1.0);  // see Tol
