@@ -114,7 +114,9 @@ static TrainSamples setup_samples(const RunConfig& rc, const ShardSet& train, co
 
 // The sampling seed of the sample at `step`: a function of --seed and the step only, so a resumed
 // run prints the samples of the straight one; its RNG is its own (the training RNG is untouched).
-static uint64_t sample_seed(uint64_t seed, int step) { return Rng(seed ^ 0x73616d706c65ull).next_u64() + (uint64_t)step; }
+static uint64_t sample_seed(uint64_t seed, int step) {
+  return Rng(seed ^ 0x73616d706c65ull /* "sample" */).next_u64() + (uint64_t)step;
+}
 
 // Bit pattern hash of the parameters (--check-replicas): replicas must agree exactly.
 static uint64_t params_checksum(const std::vector<float>& p) {
