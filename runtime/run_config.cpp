@@ -72,7 +72,7 @@ void add_train_options(CLI::App& app, RunConfig& rc) {
   app.add_option("--sample-every", rc.sample_every, "print a generated continuation every N steps and at the end (0 = off)")
       ->capture_default_str();
   app.add_option("--sample-tokens", rc.sample_tokens, "tokens generated per sample")->capture_default_str();
-  app.add_option("--sample-top-k", rc.sample_top_k, "sampling: 1 = greedy, K > 1 = top-K (seeded by --seed and the step)")
+  app.add_option("--sample-top-k", rc.sample_top_k, "sampling: 1 = greedy, K > 1 = top-K, 0 = all tokens (seeded by --seed and the step)")
       ->capture_default_str();
   app.add_option("--sample-prompt", rc.sample_prompt, "prompt text of the samples (default: the start of the first validation window)");
   app.add_option("--tokenizer-dir", rc.tokenizer_dir,

@@ -56,7 +56,7 @@ struct RunConfig {
   // text samples during training (model/sampler.h; rank 0 only, never touches the training RNG)
   int sample_every = 0;           // print a continuation every N steps and at the end (0 = off)
   int sample_tokens = 32;         // tokens generated per sample
-  int sample_top_k = 1;           // 1 = greedy; K > 1 = top-K at temperature 1, seeded by --seed and the step
+  int sample_top_k = 1;           // 1 = greedy; K > 1 = top-K (0 = all) at temperature 1, seeded by --seed and the step
   std::string sample_prompt;      // prompt text (needs the tokenizer); empty = the start of the first val window
   std::string tokenizer_dir;      // empty = ${LSSA_DATA_DIR:-<repo>/.cache/data}/tokenizer when present
 
