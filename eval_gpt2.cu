@@ -6,6 +6,10 @@
 // of that length (the first max(1, --tokens / len) windows of the data, in file order), with the
 // RoPE scaling of --rope-scaling beyond the training length. A table on stdout, records in
 // --json. The attention variant and T_train come from the checkpoint (--attn overrides).
+//
+//   ./eval_gpt2 --ckpt runs/lssa --prompt "The meaning of life is" --max-new-tokens 64 [--top-k 40 --seed 1]
+//
+// generates a continuation instead (model/sampler.h): the prompt and the text on stdout.
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cmath>
@@ -14,7 +18,9 @@
 
 #include "attention/registry.h"
 #include "data/loader.h"
+#include "data/tokenizer.h"
 #include "model/checkpoint.h"
+#include "model/sampler.h"
 #include "runtime/backend.h"
 #include "runtime/error.h"
 #include "runtime/file_io.h"
@@ -22,6 +28,44 @@
 
 using namespace lssa;
 using Clock = std::chrono::steady_clock;
+
+// --prompt: the forward sees at most the last `window` tokens: T_train, or --len (beyond T_train
+// with --rope-scaling). A header on stderr; the prompt and the continuation (streamed) on stdout.
+static int generate_text(const EvalConfig& ec, const LoadedModel& lm, GPT2Config cfg, RopeScaling scaling) {
+  if (cfg.V != kGpt2VocabSize)
+    fail(strfmt("--prompt needs a model with GPT-2's vocabulary (V = %d); %s has V = %d", kGpt2VocabSize,
+                lm.path.c_str(), cfg.V));
+  std::unique_ptr<Gpt2Tokenizer> tok = open_tokenizer(ec.tokenizer_dir);
+  if (!tok) fail("--prompt needs the GPT-2 tokenizer: none in " + default_tokenizer_dir() +
+                 " (run scripts/setup.sh, or pass --tokenizer-dir)");
+  if (!ec.reweight_p.empty()) {
+    std::vector<float> ps = parse_float_list(ec.reweight_p, "--reweight-p");
+    if (ps.size() != 1) fail("--prompt takes one --reweight-p");
+    cfg.attn_opt.reweight_p = ps[0];
+    attn_resolve(cfg.attn, cfg.attn_opt, cfg.T_train);
+  }
+  const std::vector<int32_t> ids = tok->encode(ec.prompt);
+  const GenerateConfig gc{ec.max_new_tokens, ec.lens.empty() ? cfg.T_train : parse_int_list(ec.lens, "--len")[0],
+                          scaling};
+  Sampler sampler({ec.top_k, ec.temperature, ec.seed}, cfg.V);
+  std::unique_ptr<Gpt2Model> model = make_model(cfg, ec.device);
+  model->set_params(lm.params);
+  std::fprintf(stderr, "eval_gpt2 | %s (step %d) | attn %s p=%g | %d prompt tokens + %d new, window %d%s | %s\n",
+               lm.path.c_str(), lm.step, cfg.attn.c_str(), cfg.attn_opt.reweight_p, (int)ids.size(), gc.max_new_tokens,
+               gc.window, gc.window > cfg.T_train ? strfmt(" (rope scaling %s)", rope_scaling_name(scaling)).c_str() : "",
+               sampler.greedy() ? "greedy"
+                                : strfmt("top-k %d, temperature %g, seed %llu", ec.top_k, ec.temperature,
+                                         (unsigned long long)ec.seed).c_str());
+  std::fwrite(ec.prompt.data(), 1, ec.prompt.size(), stdout);
+  std::fflush(stdout);
+  generate(*model, std::vector<int>(ids.begin(), ids.end()), gc, sampler, [&](int t) {
+    std::string_view b = tok->decode_token(t);
+    std::fwrite(b.data(), 1, b.size(), stdout);
+    std::fflush(stdout);
+  });
+  std::printf("\n");
+  return 0;
+}
 
 static int run(int argc, char** argv) {
   CLI::App app{"eval_gpt2: validation loss at 1x..16x the training length, with RoPE scaling and re-weighting"};
@@ -34,6 +78,7 @@ static int run(int argc, char** argv) {
   GPT2Config cfg = lm.cfg;
   if (!ec.attn.empty()) cfg.attn = attn_canonical_name(ec.attn);
   const RopeScaling scaling = rope_scaling_from_name(ec.rope_scaling);
+  if (!ec.prompt.empty()) return generate_text(ec, lm, cfg, scaling);
   std::vector<int> lens;
   if (ec.lens.empty())
     for (int k : {1, 2, 4, 8, 16}) lens.push_back(k * cfg.T_train);

@@ -5,7 +5,8 @@
 // The loop: validate every --val-every steps; per step, --total-batch tokens as grad-accum
 // micro-batches of (B, T); clip the global gradient norm; AdamW with warmup + cosine; log a
 // line per step (and log.jsonl in --out); checkpoint every --ckpt-every steps and at the end.
-// --resume continues bit-exactly from the latest checkpoint in --out.
+// --resume continues bit-exactly from the latest checkpoint in --out. --sample-every N prints a
+// generated continuation of a fixed prompt every N steps (model/sampler.h).
 // Host code only: the backends (CPU, CUDA) sit behind model/model.h.
 //
 // Data parallelism (runtime/comm.h): launched by mpirun/srun or with RANK/WORLD_SIZE/MASTER_ADDR/
@@ -25,8 +26,10 @@
 
 #include "attention/registry.h"
 #include "data/loader.h"
+#include "data/tokenizer.h"
 #include "model/checkpoint.h"
 #include "model/flops.h"
+#include "model/sampler.h"
 #include "model/schedule.h"
 #include "runtime/backend.h"
 #include "runtime/comm.h"
@@ -76,6 +79,43 @@ static double validation_loss(Gpt2Model& model, Communicator& comm, const ShardS
   }
   comm.all_reduce_sum(sum_count, 2);
   return sum_count[0] / sum_count[1];
+}
+
+// --sample-every: the prompt (--sample-prompt, else the first tokens of the first validation
+// window, or of the training data without one) and the tokenizer that shows the samples as text:
+// none (token ids are shown) when there is none or the vocabulary is not GPT-2's.
+struct TrainSamples {
+  std::unique_ptr<Gpt2Tokenizer> tok;
+  std::vector<int> prompt;
+  std::string how;  // how the samples are shown, for the start-up summary
+};
+static TrainSamples setup_samples(const RunConfig& rc, const ShardSet& train, const ShardSet& val) {
+  TrainSamples s;
+  std::string dir;
+  s.tok = open_tokenizer(rc.tokenizer_dir, &dir);
+  if (rc.gpt.V != kGpt2VocabSize) s.tok.reset();
+  s.how = s.tok ? "text (tokenizer " + dir + ")"
+          : rc.gpt.V != kGpt2VocabSize ? strfmt("token ids (V=%d is not GPT-2's vocabulary)", rc.gpt.V)
+                                       : "token ids (no tokenizer in " + default_tokenizer_dir() + "; see --tokenizer-dir)";
+  if (!rc.sample_prompt.empty()) {
+    if (!s.tok) fail("--sample-prompt needs the GPT-2 tokenizer and --vocab-size 50257; samples would be " + s.how);
+    std::vector<int32_t> ids = s.tok->encode(rc.sample_prompt);
+    if (ids.empty()) fail("--sample-prompt is empty after tokenization");
+    s.prompt.assign(ids.begin(), ids.end());
+  } else {
+    const ShardSet& src = val.files.empty() ? train : val;
+    const int n = std::min(16, rc.gpt.T_train);
+    std::vector<int> y(n);
+    s.prompt.resize(n);
+    read_window(src, sequential_windows(src, n, 1).at(0), n, s.prompt.data(), y.data());
+  }
+  return s;
+}
+
+// The sampling seed of the sample at `step`: a function of --seed and the step only, so a resumed
+// run prints the samples of the straight one; its RNG is its own (the training RNG is untouched).
+static uint64_t sample_seed(uint64_t seed, int step) {
+  return Rng(seed ^ 0x73616d706c65ull /* "sample" */).next_u64() + (uint64_t)step;
 }
 
 // Bit pattern hash of the parameters (--check-replicas): replicas must agree exactly.
@@ -132,6 +172,8 @@ static int run(int argc, char** argv, const LaunchInfo& li) {
   ShardSet val;
   if (!rc.val_data.empty()) val = ShardSet::open(rc.val_data, "--val-data");
   TrainLoader loader(train, B, T, rc.seed, li.rank, li.world);
+  TrainSamples samples;
+  if (rc.sample_every > 0 && main_rank) samples = setup_samples(rc, train, val);
 
   select_local_gpu(li);
   std::unique_ptr<Gpt2Model> model = make_model(g, rc.device);
@@ -148,6 +190,10 @@ static int run(int argc, char** argv, const LaunchInfo& li) {
     std::printf("data      : train %zu shards, %lld tokens (%lld windows/epoch)%s\n", train.files.size(),
                 (long long)train.total, (long long)loader.windows_per_epoch(),
                 val.files.empty() ? "" : strfmt("; val %lld tokens", (long long)val.total).c_str());
+    if (rc.sample_every > 0)
+      std::printf("samples   : every %d steps, %d tokens, %s, as %s | prompt %s\n", rc.sample_every, rc.sample_tokens,
+                  rc.sample_top_k == 1 ? "greedy" : strfmt("top-%d", rc.sample_top_k).c_str(), samples.how.c_str(),
+                  tokens_for_log(samples.tok.get(), samples.prompt).c_str());
   }
 
   const nlohmann::json fp = fingerprint(rc);
@@ -218,6 +264,13 @@ static int run(int argc, char** argv, const LaunchInfo& li) {
     log.write({{"event", "val"}, {"step", step}, {"loss", vl}});
     if (!std::isfinite(vl)) fail(strfmt("non-finite validation loss (%g) at step %d", vl, step));
   };
+  auto sample_now = [&](int step) {
+    if (rc.sample_every == 0 || !main_rank) return;
+    Sampler sampler({rc.sample_top_k, 1.0f, sample_seed(rc.seed, step)}, g.V);
+    std::vector<int> out = generate(*model, samples.prompt, {rc.sample_tokens, T, RopeScaling::None}, sampler);
+    std::printf("sample    | step %6d | %s\n", step, tokens_for_log(samples.tok.get(), out).c_str());
+    log.write({{"event", "sample"}, {"step", step}, {"tokens", out}});
+  };
   auto check_replicas = [&](int step) {
     std::vector<float> p;
     model->get_params(p);
@@ -239,6 +292,7 @@ static int run(int argc, char** argv, const LaunchInfo& li) {
   int timed = 0;
   for (int step = start_step; step < rc.steps; step++) {
     if (rc.val_every > 0 && step % rc.val_every == 0) validate_now(step);
+    if (rc.sample_every > 0 && step > 0 && step % rc.sample_every == 0) sample_now(step);
     hooks.step(li.rank, step + 1);
     auto t0 = Clock::now();
     model->zero_grad();
@@ -288,6 +342,7 @@ static int run(int argc, char** argv, const LaunchInfo& li) {
     if (rc.ckpt_every > 0 && (step + 1) % rc.ckpt_every == 0 && step + 1 < rc.steps) save(step + 1);
   }
   if (rc.val_every >= 0) validate_now(rc.steps);
+  sample_now(rc.steps);
   if (start_step < rc.steps || latest_checkpoint_step(rc.out) != rc.steps) save(rc.steps);
   log.write({{"event", "end"}, {"step", rc.steps}});
   return 0;

@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <atomic>
 #include <climits>
+#include <cstdlib>
 #include <cstring>
 #include <nlohmann/json.hpp>
 #include <queue>
@@ -551,6 +552,21 @@ void Gpt2Tokenizer::write_llmc_tokenizer_bin(const std::string& path) const {
     f.write(b.data(), b.size());
   }
   f.commit();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Finding the files.
+
+std::string default_tokenizer_dir() {
+  const char* d = std::getenv("LSSA_DATA_DIR");
+  return std::string(d && *d ? d : LSSA_DEFAULT_DATA_DIR) + "/tokenizer";
+}
+
+std::unique_ptr<Gpt2Tokenizer> open_tokenizer(const std::string& dir, std::string* used) {
+  std::string d = dir.empty() ? default_tokenizer_dir() : dir;
+  if (dir.empty() && !file_exists(d + "/encoder.json")) d.clear();
+  if (used) *used = d;
+  return d.empty() ? nullptr : std::make_unique<Gpt2Tokenizer>(d);
 }
 
 }  // namespace lssa

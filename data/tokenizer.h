@@ -75,4 +75,12 @@ class Gpt2Tokenizer {
   std::unique_ptr<Impl> impl_;
 };
 
+// Where the programs look for the tokenizer files when --tokenizer-dir is not given:
+// ${LSSA_DATA_DIR:-<repo>/.cache/data}/tokenizer (scripts/setup.sh puts them there).
+std::string default_tokenizer_dir();
+// The programs' tokenizer: `dir` when not empty (it must load: a missing or bad file throws
+// Error); otherwise default_tokenizer_dir() when it holds encoder.json, else nullptr (callers
+// then print token ids). *used (if given) receives the folder that was read, or "".
+std::unique_ptr<Gpt2Tokenizer> open_tokenizer(const std::string& dir, std::string* used = nullptr);
+
 }  // namespace lssa

@@ -69,6 +69,14 @@ void add_train_options(CLI::App& app, RunConfig& rc) {
       ->capture_default_str();
   app.add_flag("--check-replicas", rc.check_replicas,
                "data parallelism: after every step, check that all ranks hold identical parameters");
+  app.add_option("--sample-every", rc.sample_every, "print a generated continuation every N steps and at the end (0 = off)")
+      ->capture_default_str();
+  app.add_option("--sample-tokens", rc.sample_tokens, "tokens generated per sample")->capture_default_str();
+  app.add_option("--sample-top-k", rc.sample_top_k, "sampling: 1 = greedy, K > 1 = top-K, 0 = all tokens (seeded by --seed and the step)")
+      ->capture_default_str();
+  app.add_option("--sample-prompt", rc.sample_prompt, "prompt text of the samples (default: the start of the first validation window)");
+  app.add_option("--tokenizer-dir", rc.tokenizer_dir,
+                 "folder with GPT-2's encoder.json + vocab.bpe (default: $LSSA_DATA_DIR/tokenizer if present; else samples print token ids)");
 }
 
 void add_eval_options(CLI::App& app, EvalConfig& ec) {
@@ -85,7 +93,12 @@ void add_eval_options(CLI::App& app, EvalConfig& ec) {
   app.add_option("--json", ec.json, "write the results as a JSON list of records");
   app.add_option("--device", ec.device, "auto | cpu | cuda")->capture_default_str();
   app.add_option("--threads", ec.threads, "CPU threads (0 = OpenMP default)")->capture_default_str();
-  app.add_option("--prompt", ec.prompt, "generate a continuation of this text (needs the tokenizer)");
+  app.add_option("--prompt", ec.prompt, "generate a continuation of this text instead of evaluating (needs the tokenizer)");
+  app.add_option("--max-new-tokens", ec.max_new_tokens, "--prompt: tokens to generate")->capture_default_str();
+  app.add_option("--top-k", ec.top_k, "--prompt: sample from the K most likely tokens (1 = greedy, 0 = all)")->capture_default_str();
+  app.add_option("--temperature", ec.temperature, "--prompt: divides the logits (0 = greedy)")->capture_default_str();
+  app.add_option("--seed", ec.seed, "--prompt: seed of the sampling")->capture_default_str();
+  app.add_option("--tokenizer-dir", ec.tokenizer_dir, "folder with GPT-2's encoder.json + vocab.bpe (default: $LSSA_DATA_DIR/tokenizer)");
 }
 
 static void check_device(const std::string& d) {
@@ -135,6 +148,9 @@ void validate(RunConfig& rc, int world) {
   if (rc.resume && rc.out.empty()) fail("--resume needs --out (the run directory to continue)");
   if (rc.threads < 0) fail("--threads must be >= 0");
   if (rc.zero != 0 && rc.zero != 1) fail(strfmt("--zero must be 0 or 1, got %d", rc.zero));
+  if (rc.sample_every < 0) fail(strfmt("--sample-every must be >= 0, got %d", rc.sample_every));
+  if (rc.sample_tokens <= 0) fail(strfmt("--sample-tokens must be positive, got %d", rc.sample_tokens));
+  if (rc.sample_top_k < 0) fail(strfmt("--sample-top-k must be >= 0, got %d", rc.sample_top_k));
   check_device(rc.device);
 }
 
@@ -169,7 +185,16 @@ std::vector<float> parse_float_list(const std::string& s, const char* what) {
 }
 
 void validate(EvalConfig& ec) {
-  if (ec.data.empty() && ec.prompt.empty()) fail("--data is required (token shards to evaluate on)");
+  if (ec.data.empty() && ec.prompt.empty()) fail("--data is required (token shards to evaluate on), or --prompt to generate");
+  if (!ec.data.empty() && !ec.prompt.empty()) fail("--prompt generates text and --data evaluates: give one of them");
+  if (!ec.prompt.empty()) {
+    if (ec.max_new_tokens <= 0) fail(strfmt("--max-new-tokens must be positive, got %d", ec.max_new_tokens));
+    if (ec.top_k < 0) fail(strfmt("--top-k must be >= 0 (1 = greedy, 0 = all tokens), got %d", ec.top_k));
+    if (!(ec.temperature >= 0.f) || !std::isfinite(ec.temperature))
+      fail(strfmt("--temperature must be a finite number >= 0 (0 = greedy), got %g", ec.temperature));
+    if (!ec.lens.empty() && parse_int_list(ec.lens, "--len").size() != 1)
+      fail("--prompt takes one --len: the context window of the generation");
+  }
   if (!ec.lens.empty()) parse_int_list(ec.lens, "--len");
   if (!ec.reweight_p.empty()) parse_float_list(ec.reweight_p, "--reweight-p");
   if (ec.rope_scaling != "ntk" && ec.rope_scaling != "none" && ec.rope_scaling != "dynamic")

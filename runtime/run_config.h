@@ -53,6 +53,12 @@ struct RunConfig {
   // data parallelism (runtime/comm.h; the launch decides the world size)
   int zero = 0;                   // ZeRO stage: 0 = replicated optimizer state, 1 = sharded
   bool check_replicas = false;    // compare a parameter checksum across ranks after every step
+  // text samples during training (model/sampler.h; rank 0 only, never touches the training RNG)
+  int sample_every = 0;           // print a continuation every N steps and at the end (0 = off)
+  int sample_tokens = 32;         // tokens generated per sample
+  int sample_top_k = 1;           // 1 = greedy; K > 1 = top-K (0 = all) at temperature 1, seeded by --seed and the step
+  std::string sample_prompt;      // prompt text (needs the tokenizer); empty = the start of the first val window
+  std::string tokenizer_dir;      // empty = ${LSSA_DATA_DIR:-<repo>/.cache/data}/tokenizer when present
 
   // Derived by validate():
   GPT2Config gpt;                 // the model config
@@ -70,8 +76,13 @@ struct EvalConfig {
   std::string json;                      // write records here
   std::string device = "auto";
   int threads = 0;
-  // generation (needs the tokenizer; see data/)
-  std::string prompt;
+  // generation (model/sampler.h; needs the tokenizer and a model with GPT-2's vocabulary)
+  std::string prompt;                    // generate a continuation of this text instead of evaluating
+  int max_new_tokens = 64;               // tokens to generate
+  int top_k = 40;                        // 1 = greedy; 0 = the whole vocabulary
+  float temperature = 1.0f;              // 0 = greedy
+  uint64_t seed = 1337;                  // seed of the sampling RNG
+  std::string tokenizer_dir;             // empty = ${LSSA_DATA_DIR:-<repo>/.cache/data}/tokenizer
 };
 
 // Parses argv; returns -1 to go on, or the exit code: 0 after --help, 2 after a parse error

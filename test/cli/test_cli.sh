@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end tests of train_gpt2 / eval_gpt2 on the CPU backend:
 #   - bad input: one "error:" line on stderr, non-zero exit, no partial files;
-#   - resume is bit-exact; a crash in the middle of a checkpoint write leaves the previous one;
+#   - resume is bit-exact, also with --sample-every (which must not disturb training); a crash in
+#     the middle of a checkpoint write leaves the previous one;
 #   - training a tiny model lowers the validation loss clearly;
 #   - --help and the parser agree.
 # Usage: test_cli.sh BUILD_DIR. Prints "N passed, M failed" last; exit code 1 on any failure.
@@ -54,6 +55,8 @@ expect_error "re-weighting on sigmoid" "$TRAIN" "${TINY[@]}" --attn sigmoid --re
 expect_error "total batch not a multiple" "$TRAIN" "${TINY[@]}" --total-batch 300 --steps 1
 expect_error "odd head size" "$TRAIN" "${TINY[@]}" --channels 66 --heads 2 --steps 1
 expect_error "too little data" "$TRAIN" "${TINY[@]}" --train-data "$W/s_val_000000.bin" --batch 200 --total-batch 12800 --steps 1
+expect_error "--sample-every -1" "$TRAIN" "${TINY[@]}" --sample-every=-1 --steps 1
+expect_error "--sample-prompt with a non-GPT-2 vocabulary" "$TRAIN" "${TINY[@]}" --sample-every 1 --sample-prompt hi --steps 1
 expect_error "--resume without checkpoint" "$TRAIN" "${TINY[@]}" --steps 1 --out "$W/norun" --resume
 [ ! -e "$W/norun/model_00000001.safetensors" ] && ok "no checkpoint written by a failed resume" || bad "a failed resume wrote a checkpoint"
 
@@ -72,6 +75,7 @@ head -c 3000 "$CK" >"$W/trunc.safetensors"
 expect_error "truncated checkpoint" "$EVAL" --ckpt "$W/trunc.safetensors" --data "$W/s_val_000000.bin"
 head -c 5 "$CK" >"$W/tiny.safetensors"
 expect_error "checkpoint shorter than its header" "$EVAL" --ckpt "$W/tiny.safetensors" --data "$W/s_val_000000.bin"
+expect_error "eval --prompt on a non-GPT-2 vocabulary" "$EVAL" --ckpt "$W/run" --prompt "hello"
 expect_error "not a checkpoint" "$EVAL" --ckpt "$W/s_val_000000.bin" --data "$W/s_val_000000.bin"
 expect_error "missing checkpoint" "$EVAL" --ckpt "$W/nope.safetensors" --data "$W/s_val_000000.bin"
 expect_error "empty run directory" "$EVAL" --ckpt "$W/norun" --data "$W/s_val_000000.bin"
@@ -101,6 +105,26 @@ mkdir -p "$W/resumed_r" && cp "$W/straight_r/model_00000003.safetensors" "$W/str
 "$TRAIN" "${TINY[@]}" --attn lssa --reweight-p 3 --steps 6 --ckpt-every 3 --val-every 0 --out "$W/resumed_r" --resume >/dev/null 2>&1
 cmp -s "$W/straight_r/model_00000006.safetensors" "$W/resumed_r/model_00000006.safetensors" &&
   ok "resume bit-exact with lssa + p=3" || bad "resume with lssa + p=3 is not bit-exact"
+
+# with samples every 3 steps: the same weights as without (sampling leaves the training state and
+# RNG alone), and the resumed run prints the straight run's samples (vocabulary 64: token ids)
+"$TRAIN" "${TINY[@]}" --steps 8 --ckpt-every 4 --val-every 0 --sample-every 3 --sample-top-k 5 --out "$W/straight_s" >"$W/straight_s.log" 2>&1
+mkdir -p "$W/resumed_s" && cp "$W/straight_s/model_00000004.safetensors" "$W/straight_s/state_00000004.bin" "$W/resumed_s/"
+"$TRAIN" "${TINY[@]}" --steps 8 --ckpt-every 4 --val-every 0 --sample-every 3 --sample-top-k 5 --out "$W/resumed_s" --resume \
+  >"$W/resumed_s.log" 2>&1
+if cmp -s "$W/straight/model_00000008.safetensors" "$W/straight_s/model_00000008.safetensors" &&
+   cmp -s "$W/straight/state_00000008.bin" "$W/straight_s/state_00000008.bin" &&
+   cmp -s "$W/straight_s/model_00000008.safetensors" "$W/resumed_s/model_00000008.safetensors" &&
+   cmp -s "$W/straight_s/state_00000008.bin" "$W/resumed_s/state_00000008.bin"; then
+  ok "--sample-every: training bit-identical to the run without samples, and resume bit-exact"
+else
+  bad "--sample-every changed training or broke the bit-exact resume"
+fi
+grep '^sample' "$W/straight_s.log" | grep -E 'step +(6|8) ' >"$W/s1.txt"
+grep '^sample' "$W/resumed_s.log" | grep -E 'step +(6|8) ' >"$W/s2.txt"
+[ "$(grep -cE '\| \[[0-9 ]+\]$' "$W/s1.txt")" -eq 2 ] && cmp -s "$W/s1.txt" "$W/s2.txt" &&
+  ok "resumed run prints the straight run's samples at steps 6 and 8: $(tail -1 "$W/s2.txt")" ||
+  bad "samples differ after resume: $(cat "$W/s1.txt" "$W/s2.txt")"
 
 # ---- a crash in the middle of a checkpoint write --------------------------------------------
 LSSA_TEST_CRASH_FILE_MATCH=model_00000008 LSSA_TEST_CRASH_AFTER_BYTES=20000 \
@@ -169,8 +193,9 @@ check_help() {
 }
 check_help "$TRAIN" --attn --reweight-p --model --layers --heads --channels --seq-len --batch --total-batch --steps --lr \
   --warmup --weight-decay --grad-clip --seed --train-data --val-data --val-every --val-tokens --out --ckpt-every --resume \
-  --device --rope-base --config && ok "train_gpt2 --help lists every option and the parser accepts each" || bad "train_gpt2 help/parser"
-check_help "$EVAL" --ckpt --data --len --reweight-p --rope-scaling --attn --tokens --json --device &&
+  --device --rope-base --config --sample-every --sample-tokens --sample-top-k --sample-prompt --tokenizer-dir && ok "train_gpt2 --help lists every option and the parser accepts each" || bad "train_gpt2 help/parser"
+check_help "$EVAL" --ckpt --data --len --reweight-p --rope-scaling --attn --tokens --json --device --prompt --max-new-tokens \
+  --top-k --temperature --seed --tokenizer-dir &&
   ok "eval_gpt2 --help lists every option and the parser accepts each" || bad "eval_gpt2 help/parser"
 # a config file gives the same run as the same flags
 cat >"$W/cfg.toml" <<EOF
