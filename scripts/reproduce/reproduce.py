@@ -464,6 +464,13 @@ def git_commit():
         return ""
 
 
+def show_path(p, args):
+    """A data path as the reader can use it: under $LSSA_DATA_DIR or the repo when it is."""
+    if p.startswith(args.data_dir + os.sep):
+        return "$LSSA_DATA_DIR" + p[len(args.data_dir):]
+    return os.path.relpath(p, REPO) if p.startswith(REPO + os.sep) else p
+
+
 def markdown(table, runs, recs, args):
     T = runs[0].T
     first = runs[0]
@@ -475,9 +482,9 @@ def markdown(table, runs, recs, args):
     model = ov.get("model", first.cfg.options.get("model"))
     lines.append(f"Ours: model `{model}`, T_train = {T}, {first.steps} steps of "
                  f"{ov.get('total-batch', first.cfg.options.get('total-batch'))} tokens, "
-                 f"train data `{os.path.relpath(args.train_data, REPO) if args.train_data.startswith(REPO) else args.train_data}`; "
+                 f"train data `{show_path(args.train_data, args)}`; "
                  f"validation loss over {args.eval_tokens} tokens per length of "
-                 f"`{os.path.relpath(args.eval_data, REPO) if args.eval_data.startswith(REPO) else args.eval_data}` "
+                 f"`{show_path(args.eval_data, args)}` "
                  f"(NTK RoPE scaling beyond T_train). Paper: GPT-2 124M + RoPE, T_train = 1024, 18,865 steps on "
                  f"FineWeb-10B, in parentheses; its columns 1K / 2K / 4K / 8K are 1x / 2x / 4x / 8x here.")
     lines.append("")
@@ -639,7 +646,7 @@ def main():
     args.threads = scale["threads"] if args.threads is None else args.threads
     args.eval_tokens = args.eval_tokens or scale["eval_tokens"]
     args.ratios = [int(r) for r in args.ratios.split(",")]
-    data_dir = os.environ.get("LSSA_DATA_DIR", os.path.join(REPO, ".cache", "data"))
+    data_dir = args.data_dir = os.path.abspath(os.environ.get("LSSA_DATA_DIR", os.path.join(REPO, ".cache", "data")))
     if scale["data"] == "embedded":
         args.train_data = args.train_data or os.path.join(data_dir, "shards", "default_train_*.bin")
         args.val_data = args.val_data or os.path.join(data_dir, "shards", "default_val_*.bin")
