@@ -144,8 +144,10 @@ def discover(table):
 
 
 def row_order(cfg):
-    # softmax, the baseline, first (as in every table of the paper); then by file name
-    return (cfg.options.get("attn") not in ("softmax",), cfg.name)
+    # by file name, except that softmax, the baseline, comes first (as in the paper's Tables 1 and
+    # 4) unless the names are numbered (Table 2's scenario1..4, where softmax is scenario IV)
+    numbered = re.search(r"\d", cfg.name) is not None
+    return (cfg.options.get("attn") != "softmax" or numbered, cfg.name)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -464,6 +466,10 @@ def git_commit():
         return ""
 
 
+def md_escape(text):
+    return text.replace("|", "\\|")
+
+
 def show_path(p, args):
     """A data path as the reader can use it: under $LSSA_DATA_DIR or the repo when it is."""
     if p.startswith(args.data_dir + os.sep):
@@ -498,7 +504,7 @@ def markdown(table, runs, recs, args):
     wide = all(len(ev.reported) <= 1 for run in runs for ev in run.evals) and all(b == "" for b, _ in order)
     if wide:  # Tables 1-3: the paper's layout is one column per variant, one row of losses at 1K
         heads = [row for _, row in order]
-        lines.append("| | " + " | ".join(heads) + " |")
+        lines.append("| | " + " | ".join(md_escape(h) for h in heads) + " |")
         lines.append("|---|" + "---|" * len(heads))
         lines.append("| paper (124M, T = 1024) | " + " | ".join(by[("", h, 1)]["paper_loss"] or "—" for h in heads) + " |")
         lines.append(f"| ours ({args.scale}, T = {T}) | " + " | ".join(cell(by[("", h, 1)], False) for h in heads) + " |")
@@ -512,12 +518,12 @@ def markdown(table, runs, recs, args):
         if b != block:
             block = b
             if b:
-                lines.append(f"| **{b}** |" + " |" * len(args.ratios))
-        lines.append(f"| {row} | " + " | ".join(cell(by.get((b, row, r)), not wide) for r in args.ratios) + " |")
+                lines.append(f"| **{md_escape(b)}** |" + " |" * len(args.ratios))
+        lines.append(f"| {md_escape(row)} | " + " | ".join(cell(by.get((b, row, r)), not wide) for r in args.ratios) + " |")
     lines.append("")
-    notes = sorted({f"- {r['train_config']}: {r['detail']}" for r in recs if r["status"] not in ("done",) and r["detail"]})
+    notes = sorted({f"- {r['train_config']}: {r['detail']}" for r in recs if r["status"] != "done" and r["detail"]})
     if notes:
-        lines.append("Runs that did not give a finite loss:")
+        lines.append("Runs and evaluations without a finite loss:")
         lines.append("")
         lines += notes
         lines.append("")
@@ -560,7 +566,8 @@ def plots(table, recs, out_dir, args):
         ax.set_xlabel("inference length / training length")
         ax.set_ylabel("validation loss")
         ax.grid(alpha=0.3)
-    axes[0][-1].legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    if axes[0][-1].get_legend_handles_labels()[0]:
+        axes[0][-1].legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.suptitle(f"{table}: loss vs inference length")
     fig.tight_layout()
     path = os.path.join(out_dir, "loss_vs_length.png")
