@@ -51,7 +51,7 @@ if out=$($REPRO figure2 "${SMALL[@]}" "${DATA[@]}" --build-dir "$BUILD" 2>&1); t
 else
   bad "figure2 --scale tiny runs" "$out"
 fi
-R=$W/results/figure2/tiny
+R=$W/results/figure2/tiny-8steps
 if msg=$("$PY" - "$R" "$REPO" <<'PY' 2>&1
 import csv, math, os, sys, tomllib
 R, REPO = sys.argv[1], sys.argv[2]
@@ -105,8 +105,8 @@ chmod +x "$W/fake/train_gpt2"
 FAKE=(table2 "${SMALL[@]}" "${DATA[@]}" --build-dir "$W/fake" --rows scenario2_exp_only)
 export FAKE_ERROR="error: non-finite loss (inf) at step 3 (micro-batch 0): training diverged or the attention overflowed (e.g. exp_only)"
 if out=$($REPRO "${FAKE[@]}" 2>&1) && grep -q "1 diverged run(s), 0 failed" <<<"$out" &&
-   grep -q "diverged at step 3" "$W/results/table2/tiny/table2.md" &&
-   grep -q ",diverged,error: non-finite loss (inf) at step 3" "$W/results/table2/tiny/results.csv"; then
+   grep -q "diverged at step 3" "$W/results/table2/tiny-8steps/table2.md" &&
+   grep -q ",diverged,error: non-finite loss (inf) at step 3" "$W/results/table2/tiny-8steps/results.csv"; then
   ok "a non-finite-loss stop is a recorded result (exit 0, 'diverged at step 3')"
 else
   bad "a non-finite-loss stop is a recorded result" "$out"
@@ -120,7 +120,7 @@ export FAKE_ERROR="error: out of memory (try a smaller --batch or --seq-len)"
 if out=$($REPRO "${FAKE[@]}" --rows scenario1_linear 2>&1); then
   bad "another error fails the script (exit 1)" "$out"
 elif grep -q "FAILED: configs/paper/table2/scenario1_linear.toml" <<<"$out" &&
-     grep -q "scenario1_linear.toml,,linear,0,64,1,,3.4138,failed,error: out of memory" "$W/results/table2/tiny/results.csv"; then
+     grep -q "scenario1_linear.toml,,linear,0,64,1,,3.4138,failed,error: out of memory" "$W/results/table2/tiny-8steps/results.csv"; then
   ok "another error fails the script (exit 1) and is reported"
 else
   bad "another error fails the script (exit 1) and is reported" "$out"
