@@ -163,6 +163,8 @@ class Run:
         self.overrides = dict(SCALES[args.scale]["train"])
         if args.steps:
             self.overrides["steps"] = args.steps
+        if args.batch:  # micro-batch per process: fits GPU memory; the accumulation keeps total-batch
+            self.overrides["batch"] = args.batch
         self.steps = int(self.overrides.get("steps", cfg.options.get("steps", 18865)))
         self.T = int(self.overrides.get("seq-len", cfg.options.get("seq-len", 1024)))
         self.evals = []
@@ -648,6 +650,7 @@ def main():
     ap.add_argument("--threads", type=int, help="--threads of each program (default: 1 at tiny, else all)")
     ap.add_argument("--steps", type=int,
                     help="override the scale's number of training steps (runs and results go to SCALE-Nsteps/)")
+    ap.add_argument("--batch", type=int, help="micro-batch per process (GPU memory); total-batch is kept")
     ap.add_argument("--eval-tokens", type=int, help="override the scale's evaluation budget per length")
     ap.add_argument("--ratios", default=",".join(map(str, RATIOS)),
                     help="inference lengths as multiples of T_train (default 1,2,4,8,16)")
