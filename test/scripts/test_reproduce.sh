@@ -42,7 +42,7 @@ shard(sys.argv[1] + "/val.bin", 8192, 2)
 shard(sys.argv[1] + "/eval.bin", 8192, 3)
 PY
 DATA=(--train-data "$W/train.bin" --val-data "$W/val.bin" --eval-data "$W/eval.bin")
-SMALL=(--scale tiny --steps 8 --eval-tokens 256 --ratios 1,4,16 --runs-dir "$W/runs" --results-dir "$W/results")
+SMALL=(--scale tiny --steps 8 --eval-tokens 256 --ratios "1,4,16" --runs-dir "$W/runs" --results-dir "$W/results")
 
 # ---------------------------------------------------------------- 1. Figure 2 end to end
 T0=$(date +%s)
