@@ -1,0 +1,711 @@
+#!/usr/bin/python3
+"""Reproduces one table (or Figure 2) of Gao & Spratling, "Softplus Attention with Re-weighting
+Boosts Length Extrapolation in LLMs" (arXiv 2501.13428 v2), end to end, from configs/paper/<table>/.
+
+    scripts/reproduce/reproduce.py TABLE [--scale tiny|small|full] [options]
+    (or the entry scripts scripts/reproduce/{table1,table2,table3,table4,figure2}.sh)
+
+What it does, driven only by the config files (no variant list lives here):
+  1. reads every *.toml under configs/paper/TABLE/ (the first line names the program):
+     - `# program: train_gpt2` files are the table's rows: each is trained once;
+     - `# program: eval_gpt2` files are evaluations of a row's checkpoint ("Run on the checkpoint of
+       configs/paper/T/ROW.toml"; ROW = <row> means every row of the table), with their own
+       re-weighting exponents p; a row no eval file names is evaluated with p = 0;
+     - the paper's numbers come from the "# Reported (...): a / b / c / d" header line (the i-th
+       number is at 2^i x the training length: 1K / 2K / 4K / 8K for T_train = 1024);
+  2. trains each row at the chosen scale: the scale replaces the model, length, steps and batch
+     (and, below full, the learning-rate schedule) but keeps every attention setting of the row;
+  3. evaluates each checkpoint with eval_gpt2 at 1x, 2x, 4x, 8x, 16x the training length and at
+     each p (NTK RoPE scaling beyond T_train, as in the configs);
+  4. writes results/TABLE/SCALE/: results.csv, TABLE.md (the paper's layout, the paper's numbers
+     beside ours) and PNG plots (loss vs length; loss vs p for a p sweep).
+
+Runs live in RUNS/SCALE/<config's table>/<row>/ (checkpoints, train.log, eval/*.json), so Figure 2
+reuses Table 4's checkpoints. Resumable and idempotent: a finished run (final checkpoint present)
+and a finished evaluation (its JSON present, made by the same command) are skipped; a run with
+intermediate checkpoints resumes (--resume, bit-exact). A run that stops with the trainer's
+non-finite-loss error (e.g. exp_only overflowing) is a result ("diverged at step N"), recorded in
+diverged.json and in the table; any other failure is reported and makes the exit status 1.
+"""
+import argparse
+import concurrent.futures
+import csv
+import datetime
+import fnmatch
+import json
+import math
+import os
+import platform
+import re
+import shlex
+import subprocess
+import sys
+import threading
+import tomllib
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+RATIOS = (1, 2, 4, 8, 16)
+
+# Scale presets. Each replaces these train_gpt2 options of every row (None = keep the config's);
+# attention options (attn, sigmoid-bias, relu-divisor, rope-base, reweight-p) are never touched.
+SCALES = {
+    # the paper's recipe as written in the configs (GPT-2 124M, T = 1024, 18,865 steps of 524,288
+    # tokens on FineWeb-10B); only the micro-batch and checkpoint cadence are ours
+    "full": dict(train={"batch": 16, "ckpt-every": 1000}, eval_tokens=1048576, device="cuda", data="fineweb",
+                 jobs=1, threads=0),
+    # one GPU, about an hour per table: d6 at T = 256 (16x = 4096) on the embedded corpus,
+    # 1,500 steps of 32,768 tokens (49M tokens, ~8 epochs of the 6M-token corpus)
+    "small": dict(train={"model": "d6", "seq-len": 256, "steps": 1500, "batch": 32, "total-batch": 32768,
+                         "lr": 0.001, "warmup": 100, "val-every": 250, "val-tokens": 262144, "ckpt-every": 500},
+                  eval_tokens=131072, device="cuda", data="embedded", jobs=1, threads=0),
+    # CPU smoke test, minutes: the tiny model (L2 C64) at T = 64, 60 steps of 512 tokens
+    "tiny": dict(train={"model": "tiny", "seq-len": 64, "steps": 60, "batch": 8, "total-batch": 512,
+                        "lr": 0.003, "warmup": 6, "val-every": 0, "val-tokens": 4096, "ckpt-every": 0},
+                 eval_tokens=2048, device="cpu", data="embedded", jobs=0, threads=1),
+}
+
+NONFINITE = re.compile(r"non-finite (loss|gradient norm|validation loss) \(([^)]*)\) at step (\d+)")
+CKPT = re.compile(r"model_(\d{8})\.safetensors$")
+
+
+# ---------------------------------------------------------------------------------------------
+# config files
+
+
+class Config:
+    """One configs/paper file: its program, header facts and option values."""
+
+    def __init__(self, path):
+        self.path = os.path.abspath(path)
+        self.rel = os.path.relpath(self.path, REPO)
+        with open(self.path, encoding="utf-8") as f:
+            text = f.read()
+        self.header = [l[1:].strip() for l in text.splitlines() if l.startswith("#")]
+        first = self.header[0] if self.header else ""
+        m = re.match(r"program:\s*(\S+)", first)
+        if not m:
+            raise SystemExit(f"error: {self.rel}: the first line must be '# program: NAME'")
+        self.program = m.group(1)
+        self.options = tomllib.loads(text)
+        # "configs/paper/table4/lssa.toml" -> table "table4", name "lssa"; nested eval files keep
+        # their folder in the name ("reweighted_p15/lssar")
+        parts = self.rel.split(os.sep)
+        self.table = parts[2]
+        self.name = "/".join(parts[3:])[: -len(".toml")]
+        self.reported = self._reported()
+        self.block, self.label = self._labels()
+        self.targets = self._targets()
+
+    def _reported(self):
+        """The paper's numbers of the 'Reported (...): a / b / ...' line (empty if only plotted)."""
+        for line in self.header:
+            if line.startswith("Reported"):
+                values = []
+                for tok in line.split("):", 1)[1].split("/"):
+                    try:
+                        values.append(float(tok.strip()))
+                    except ValueError:
+                        break
+                return values
+        return []
+
+    def _labels(self):
+        """(block, label) from the third header line, e.g. 'block "Re-weighted (p = 15)", row "Softmax"'."""
+        desc = self.header[2] if len(self.header) > 2 else ""
+        tail = desc.split("), ", 1)[1] if "), " in desc else desc
+        block = re.search(r'block "([^"]*)"', tail)
+        quoted = re.findall(r'"([^"]*)"', tail)
+        if block:
+            quoted.remove(block.group(1))
+        if quoted:
+            label = quoted[0]
+        else:  # 'scenario I: neither exp nor l1-norm' -> 'scenario I'; 'curves of Softmax' stays
+            label = re.split(r":|\s+[—-]\s+", tail)[0].strip() or self.name
+        return (block.group(1) if block else ""), label
+
+    def _targets(self):
+        """For an eval file: the train config(s) it runs on (repo-relative; '<row>' = every row)."""
+        for line in self.header:
+            m = re.search(r"checkpoint of (configs/\S+?\.toml)", line)
+            if m:
+                return m.group(1)
+        return None
+
+
+def discover(table):
+    folder = os.path.join(REPO, "configs", "paper", table)
+    if not os.path.isdir(folder):
+        have = sorted(os.listdir(os.path.join(REPO, "configs", "paper")))
+        raise SystemExit(f"error: no configs/paper/{table}/ (have: {', '.join(have)})")
+    files = []
+    for root, _, names in os.walk(folder):
+        files += [os.path.join(root, n) for n in names if n.endswith(".toml")]
+    return [Config(p) for p in sorted(files)]
+
+
+def row_order(cfg):
+    # by file name, except that softmax, the baseline, comes first (as in the paper's Tables 1 and
+    # 4) unless the names are numbered (Table 2's scenario1..4, where softmax is scenario IV)
+    numbered = re.search(r"\d", cfg.name) is not None
+    return (cfg.options.get("attn") != "softmax" or numbered, cfg.name)
+
+
+# ---------------------------------------------------------------------------------------------
+# the plan: training runs and evaluation jobs
+
+
+class Run:
+    """One training run of a train_gpt2 config at a scale."""
+
+    def __init__(self, cfg, args):
+        self.cfg = cfg
+        self.dir = os.path.join(args.runs_dir, args.label, cfg.table, cfg.name)
+        self.overrides = dict(SCALES[args.scale]["train"])
+        if args.steps:
+            self.overrides["steps"] = args.steps
+        if args.batch:  # micro-batch per process: fits GPU memory; the accumulation keeps total-batch
+            self.overrides["batch"] = args.batch
+        self.steps = int(self.overrides.get("steps", cfg.options.get("steps", 18865)))
+        self.T = int(self.overrides.get("seq-len", cfg.options.get("seq-len", 1024)))
+        self.evals = []
+        self.status, self.detail, self.step = "pending", "", None
+
+    def final_ckpt(self):
+        return os.path.join(self.dir, f"model_{self.steps:08d}.safetensors")
+
+    def command(self, args):
+        cmd = [args.train_bin, "--config", self.cfg.path]
+        for k, v in self.overrides.items():
+            cmd += [f"--{k}", str(v)]
+        cmd += ["--train-data", args.train_data, "--val-data", args.val_data, "--device", args.device,
+                "--out", self.dir]
+        if args.threads:
+            cmd += ["--threads", str(args.threads)]
+        return shlex.split(args.launcher) + cmd
+
+
+class Eval:
+    """eval_gpt2 of one run with one eval config (None = p = 0) at every length ratio."""
+
+    def __init__(self, run, cfg, table, args):
+        self.run, self.cfg = run, cfg
+        self.ps = [0.0] if cfg is None else [float(p) for p in str(cfg.options.get("reweight-p", "0")).split(",")]
+        self.lens = [r * run.T for r in args.ratios]
+        stem = "default" if cfg is None else cfg.name.replace("/", "__")
+        self.json = os.path.join(run.dir, "eval", f"{table}__{stem}.json")
+        # the paper's numbers: the eval file's own, else (p = 0 only) the train config's
+        self.status, self.detail, self.records = "pending", "", []
+        self.reported = (cfg.reported if cfg is not None and cfg.reported else
+                         run.cfg.reported if self.ps == [0.0] else [])
+        if cfg is not None and len(self.ps) > 1:  # a p sweep: one block per eval file, a row per p
+            self.block, self.label = cfg.label, None
+        elif cfg is not None and cfg.block:
+            self.block, self.label = cfg.block, cfg.label
+        else:
+            self.block, self.label = "", run.cfg.label
+
+    def command(self, args):
+        cmd = [args.eval_bin]
+        if self.cfg is not None:
+            cmd += ["--config", self.cfg.path]
+        else:
+            cmd += ["--reweight-p", "0", "--rope-scaling", "ntk"]
+        cmd += ["--ckpt", self.run.final_ckpt(), "--data", args.eval_data, "--len", ",".join(map(str, self.lens)),
+                "--tokens", str(args.eval_tokens), "--device", args.device, "--json", self.json]
+        if args.threads:
+            cmd += ["--threads", str(args.threads)]
+        return cmd
+
+
+def plan(table, args):
+    configs = discover(table)
+    trains = sorted([c for c in configs if c.program == "train_gpt2"], key=row_order)
+    evals = [c for c in configs if c.program == "eval_gpt2"]
+    runs = {}  # train config path -> Run (rows of other tables too, e.g. Figure 2 uses Table 4's)
+
+    def run_of(cfg):
+        if cfg.path not in runs:
+            runs[cfg.path] = Run(cfg, args)
+        return runs[cfg.path]
+
+    for c in trains:
+        run_of(c)
+    targeted = set()
+    for e in sorted(evals, key=lambda c: c.name):
+        if e.targets is None:
+            raise SystemExit(f"error: {e.rel}: no 'checkpoint of configs/...toml' line says which run it evaluates")
+        if "<row>" in e.targets:
+            targets = trains
+        else:
+            path = os.path.join(REPO, e.targets)
+            if not os.path.exists(path):
+                raise SystemExit(f"error: {e.rel}: its checkpoint config {e.targets} does not exist")
+            targets = [Config(path)]
+        for t in sorted(targets, key=row_order):
+            r = run_of(t)
+            r.evals.append(Eval(r, e, table, args))
+            targeted.add(r.cfg.path)
+    for c in trains:
+        if c.path not in targeted:
+            r = runs[c.path]
+            r.evals.append(Eval(r, None, table, args))
+    selected = [r for r in runs.values() if not args.rows or any(fnmatch.fnmatch(r.cfg.name, g) for g in args.rows)]
+    if not selected:
+        raise SystemExit(f"error: --rows {' '.join(args.rows)} matches no row of {table}")
+    return selected
+
+
+# ---------------------------------------------------------------------------------------------
+# execution
+
+_print_lock = threading.Lock()
+
+
+def say(msg):
+    with _print_lock:
+        print(msg, flush=True)
+
+
+def last_error_line(log_path):
+    try:
+        with open(log_path, encoding="utf-8", errors="replace") as f:
+            lines = [l.strip() for l in f]
+    except OSError:
+        return ""
+    errs = [l for l in lines if l.startswith("error:") or "error:" in l]
+    return errs[-1] if errs else (lines[-1] if lines else "")
+
+
+def execute(cmd, log_path):
+    with open(log_path, "a", encoding="utf-8") as log:
+        log.write(f"$ {shlex.join(cmd)}\n")
+        log.flush()
+        return subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=REPO).returncode
+
+
+def train(run, args, counters):
+    os.makedirs(run.dir, exist_ok=True)
+    cmd = run.command(args)
+    diverged = os.path.join(run.dir, "diverged.json")
+    if os.path.exists(run.final_ckpt()):
+        run.status, run.step = "done", run.steps
+        counters.add("skipped")
+        return
+    if os.path.exists(diverged):
+        with open(diverged) as f:
+            d = json.load(f)
+        if d.get("command") == cmd:  # the same run diverges again: deterministic, keep the result
+            run.status, run.step, run.detail = "diverged", d["step"], d["error"]
+            counters.add("skipped")
+            say(f"[skip ] {run.cfg.rel}: diverged at step {run.step} (recorded)")
+            return
+        os.remove(diverged)
+    ckpts = [int(m.group(1)) for n in os.listdir(run.dir) if (m := CKPT.match(n))]
+    full = cmd + (["--resume"] if ckpts else [])
+    say(f"[train] {run.cfg.rel} -> {os.path.relpath(run.dir, REPO)}" + (f" (resume at {max(ckpts)})" if ckpts else ""))
+    log = os.path.join(run.dir, "train.log")
+    if args.dry_run:
+        say("        " + shlex.join(full))
+        run.status = "dry-run"
+        return
+    rc = execute(full, log)
+    counters.add("trained")
+    if rc == 0 and os.path.exists(run.final_ckpt()):
+        run.status, run.step = "done", run.steps
+        return
+    err = last_error_line(log)
+    m = NONFINITE.search(err)
+    if m:  # a result: this attention cannot be trained here (the paper's exp_only warning)
+        run.status, run.step, run.detail = "diverged", int(m.group(3)), err
+        with open(diverged, "w") as f:
+            json.dump({"command": cmd, "step": run.step, "error": err}, f, indent=1)
+        say(f"[div  ] {run.cfg.rel}: diverged at step {run.step}: {err}")
+    else:
+        run.status, run.detail = "failed", err or f"exit status {rc}"
+        say(f"[FAIL ] {run.cfg.rel}: {run.detail} (log: {os.path.relpath(log, REPO)})")
+
+
+def evaluate(ev, args, counters):
+    run = ev.run
+    if run.status == "dry-run":
+        say(f"[eval ] {run.cfg.name}: " + shlex.join(ev.command(args)))
+    if run.status != "done":
+        ev.status, ev.records = run.status, []
+        return
+    os.makedirs(os.path.dirname(ev.json), exist_ok=True)
+    cmd = ev.command(args)
+    stamp = ev.json + ".cmd"
+    if os.path.exists(ev.json) and os.path.exists(stamp) and open(stamp).read() == shlex.join(cmd):
+        counters.add("skipped")
+    else:
+        say(f"[eval ] {run.cfg.name} {'p=0' if ev.cfg is None else ev.cfg.rel} at {','.join(map(str, ev.lens))}")
+        if args.dry_run:
+            say("        " + shlex.join(cmd))
+            ev.status, ev.records = "dry-run", []
+            return
+        for p in (ev.json, stamp):
+            if os.path.exists(p):
+                os.remove(p)
+        log = os.path.join(run.dir, "eval.log")
+        rc = execute(cmd, log)
+        counters.add("evaluated")
+        if rc != 0 or not os.path.exists(ev.json):
+            ev.status, ev.detail, ev.records = "failed", last_error_line(log) or f"exit status {rc}", []
+            say(f"[FAIL ] eval {run.cfg.name}: {ev.detail}")
+            return
+        with open(stamp, "w") as f:
+            f.write(shlex.join(cmd))
+    with open(ev.json) as f:
+        ev.records = json.load(f)
+    ev.status = "done"
+
+
+class Counters:
+    """trained / evaluated / skipped, incremented from the worker threads."""
+
+    def __init__(self):
+        self.n = {"trained": 0, "evaluated": 0, "skipped": 0}
+        self.lock = threading.Lock()
+
+    def add(self, key):
+        with self.lock:
+            self.n[key] += 1
+
+
+def run_all(runs, args):
+    counters = Counters()
+
+    def chain(run):  # a row's evaluations follow its training; rows run side by side (--jobs)
+        train(run, args, counters)
+        for ev in run.evals:
+            evaluate(ev, args, counters)
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        for f in [pool.submit(chain, r) for r in runs]:
+            f.result()
+    return counters.n
+
+
+# ---------------------------------------------------------------------------------------------
+# results: CSV, markdown, plots
+
+CSV_COLUMNS = ["table", "scale", "block", "row", "train_config", "eval_config", "attn", "reweight_p", "len",
+               "len_ratio", "loss", "paper_loss", "status", "detail", "train_step", "eval_tokens"]
+
+
+def fmt_p(p):
+    return f"{p:g}"
+
+
+def records(table, runs, args):
+    """One row per (run, eval config, p, length): ours, the paper's where known, the status."""
+    out = []
+    for run in runs:
+        for ev in run.evals:
+            got = {(float(r["reweight_p"]), int(r["len"])): r for r in ev.records}
+            for p in ev.ps:
+                for ratio, length in zip(args.ratios, ev.lens):
+                    k = int(round(math.log2(ratio)))
+                    paper = ev.reported[k] if 2 ** k == ratio and k < len(ev.reported) else None
+                    r = got.get((p, length))
+                    loss, status, detail = None, ev.status, ev.detail or run.detail
+                    if r is not None:
+                        loss = r["loss"]
+                        status = "done" if loss is not None and math.isfinite(loss) else "nonfinite"
+                        detail = "" if status == "done" else "eval loss is not finite (overflow)"
+                    elif ev.status == "done":
+                        status, detail = "failed", "missing from the eval JSON"
+                    out.append({
+                        "table": table, "scale": args.label, "block": ev.block,
+                        "row": ev.label if ev.label is not None else f"p = {fmt_p(p)}",
+                        "train_config": run.cfg.rel, "eval_config": ev.cfg.rel if ev.cfg else "",
+                        "attn": run.cfg.options.get("attn", ""), "reweight_p": fmt_p(p), "len": length,
+                        "len_ratio": ratio, "loss": "" if loss is None or not math.isfinite(loss) else f"{loss:.6f}",
+                        "paper_loss": "" if paper is None else f"{paper:.4f}", "status": status, "detail": detail,
+                        "train_step": run.step if run.step is not None else "",
+                        "eval_tokens": r["tokens"] if r else ""})
+    return out
+
+
+def cell(rec, with_paper=True):
+    if rec is None:
+        return "—"
+    if rec["status"] == "diverged":
+        ours = f"diverged at step {rec['train_step']}"
+    elif rec["status"] == "nonfinite":
+        ours = "non-finite"
+    elif rec["status"] == "done":
+        ours = rec["loss"]
+    else:
+        ours = rec["status"]
+    if with_paper and rec["paper_loss"]:
+        return f"{ours} ({rec['paper_loss']})"
+    return ours
+
+
+def hardware():
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            names = [l.split(":", 1)[1].strip() for l in f if l.startswith("model name")]
+        if names:
+            cpu = f"{names[0]} ({os.cpu_count()} logical cores)"
+    except OSError:
+        pass
+    try:
+        gpus = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"], capture_output=True,
+                              text=True, timeout=20).stdout.strip().splitlines()
+    except (OSError, subprocess.SubprocessError):
+        gpus = []
+    return cpu + (f"; GPUs: {len(gpus)} x {gpus[0]}" if gpus else "; no GPU")
+
+
+def git_commit():
+    try:
+        return subprocess.run(["git", "describe", "--always", "--dirty"], capture_output=True, text=True, cwd=REPO,
+                              timeout=20).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def md_escape(text):
+    return text.replace("|", "\\|")
+
+
+def show_path(p, args):
+    """A data path as the reader can use it: under $LSSA_DATA_DIR or the repo when it is."""
+    if p.startswith(args.data_dir + os.sep):
+        return "$LSSA_DATA_DIR" + p[len(args.data_dir):]
+    return os.path.relpath(p, REPO) if p.startswith(REPO + os.sep) else p
+
+
+def markdown(table, runs, recs, args):
+    T = runs[0].T
+    first = runs[0]
+    ov = first.overrides
+    lines = [f"# {table}: ours at scale `{args.label}` beside the paper", ""]
+    lines.append(f"Generated by `scripts/reproduce/reproduce.py {table} --scale {args.scale}"
+                 f"{f' --steps {args.steps}' if args.steps else ''}` on "
+                 f"{datetime.date.today().isoformat()}, commit {git_commit() or '?'}; {hardware()}; device `{args.device}`.")
+    lines.append("")
+    model = ov.get("model", first.cfg.options.get("model"))
+    lines.append(f"Ours: model `{model}`, T_train = {T}, {first.steps} steps of "
+                 f"{ov.get('total-batch', first.cfg.options.get('total-batch'))} tokens, "
+                 f"train data `{show_path(args.train_data, args)}`; "
+                 f"validation loss over {args.eval_tokens} tokens per length of "
+                 f"`{show_path(args.eval_data, args)}` "
+                 f"(NTK RoPE scaling beyond T_train). Paper: GPT-2 124M + RoPE, T_train = 1024, 18,865 steps on "
+                 f"FineWeb-10B, in parentheses; its columns 1K / 2K / 4K / 8K are 1x / 2x / 4x / 8x here.")
+    lines.append("")
+    by = {}
+    for r in recs:
+        by[(r["block"], r["row"], r["len_ratio"])] = r
+    order = []
+    for r in recs:
+        if (r["block"], r["row"]) not in order:
+            order.append((r["block"], r["row"]))
+    # the unweighted block first, then the blocks by their smallest p (Table 4: p = 3, then p = 15);
+    # rows keep the runs' order within a block
+    min_p = {}
+    for r in recs:
+        min_p[r["block"]] = min(min_p.get(r["block"], math.inf), float(r["reweight_p"]))
+    order.sort(key=lambda br: (br[0] != "", min_p[br[0]], br[0]))
+    wide = all(len(ev.reported) <= 1 for run in runs for ev in run.evals) and all(b == "" for b, _ in order)
+    if wide:  # Tables 1-3: the paper's layout is one column per variant, one row of losses at 1K
+        heads = [row for _, row in order]
+        lines.append("| | " + " | ".join(md_escape(h) for h in heads) + " |")
+        lines.append("|---|" + "---|" * len(heads))
+        lines.append("| paper (124M, T = 1024) | " + " | ".join(by[("", h, 1)]["paper_loss"] or "—" for h in heads) + " |")
+        lines.append(f"| ours ({args.label}, T = {T}) | " + " | ".join(cell(by[("", h, 1)], False) for h in heads) + " |")
+        lines.append("")
+        lines.append("Length extrapolation (not in the paper's table; ours):")
+        lines.append("")
+    lines.append("| row | " + " | ".join(f"{r}x ({r * T})" for r in args.ratios) + " |")
+    lines.append("|---|" + "---|" * len(args.ratios))
+    block = None
+    for b, row in order:
+        if b != block:
+            block = b
+            if b:
+                lines.append(f"| **{md_escape(b)}** |" + " |" * len(args.ratios))
+        lines.append(f"| {md_escape(row)} | " + " | ".join(cell(by.get((b, row, r)), not wide) for r in args.ratios) + " |")
+    lines.append("")
+    notes = sorted({f"- {r['train_config']}: {r['detail']}" for r in recs if r["status"] != "done" and r["detail"]})
+    if notes:
+        lines.append("Runs and evaluations without a finite loss:")
+        lines.append("")
+        lines += notes
+        lines.append("")
+    lines.append("Cells: ours (paper). `diverged at step N`: training stopped with a non-finite loss at step N "
+                 "(no checkpoint, so no evaluation); `non-finite`: the evaluation loss overflowed.")
+    return "\n".join(lines) + "\n"
+
+
+def plots(table, recs, out_dir, args):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    written = []
+    curves = {}
+    for r in recs:
+        key = (r["block"], r["row"])
+        curves.setdefault(key, {"ours": [], "paper": []})
+        if r["loss"]:
+            curves[key]["ours"].append((r["len_ratio"], float(r["loss"])))
+        if r["paper_loss"]:
+            curves[key]["paper"].append((r["len_ratio"], float(r["paper_loss"])))
+    has_paper = any(len(c["paper"]) > 1 for c in curves.values())
+    fig, axes = plt.subplots(1, 2 if has_paper else 1, figsize=(13 if has_paper else 8, 5.5), squeeze=False)
+    cmap = plt.get_cmap("tab20")
+    for i, ((block, row), c) in enumerate(curves.items()):
+        name = f"{block}: {row}" if block else row
+        style = dict(color=cmap(i % 20), marker="o", markersize=3, linestyle="--" if block else "-")
+        if c["ours"]:
+            axes[0][0].plot(*zip(*c["ours"]), label=name, **style)
+        if has_paper and len(c["paper"]) > 1:
+            axes[0][1].plot(*zip(*c["paper"]), label=name, **style)
+    axes[0][0].set_title(f"ours ({args.label} scale)")
+    if has_paper:
+        axes[0][1].set_title("paper (GPT-2 124M, T_train = 1024)")
+    for ax in axes[0]:
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(list(args.ratios), [f"{r}x" for r in args.ratios])
+        ax.set_xlabel("inference length / training length")
+        ax.set_ylabel("validation loss")
+        ax.grid(alpha=0.3)
+    if axes[0][-1].get_legend_handles_labels()[0]:
+        axes[0][-1].legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    fig.suptitle(f"{table}: loss vs inference length")
+    fig.tight_layout()
+    path = os.path.join(out_dir, "loss_vs_length.png")
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    written.append(path)
+
+    # a p sweep (Figure 2): loss vs p, one panel per checkpoint, a line per length
+    sweeps = {}
+    for r in recs:
+        if r["row"].startswith("p = ") and r["loss"]:
+            sweeps.setdefault(r["train_config"], {}).setdefault(r["len_ratio"], []).append(
+                (float(r["reweight_p"]), float(r["loss"])))
+    if sweeps:
+        fig, axes = plt.subplots(1, len(sweeps), figsize=(6.5 * len(sweeps), 5), squeeze=False)
+        for ax, (cfgpath, lines) in zip(axes[0], sweeps.items()):
+            for ratio in sorted(lines):
+                pts = sorted(lines[ratio])
+                ax.plot(*zip(*pts), marker="o", markersize=3, label=f"{ratio}x")
+            ax.set_title(os.path.basename(cfgpath)[: -len(".toml")] + " checkpoint")
+            ax.set_xlabel("re-weighting exponent p (0 = off)")
+            ax.set_ylabel("validation loss")
+            ax.grid(alpha=0.3)
+            ax.legend(title="length", fontsize=7)
+        fig.suptitle(f"{table}: loss vs re-weighting p ({args.label} scale)")
+        fig.tight_layout()
+        path = os.path.join(out_dir, "loss_vs_p.png")
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        written.append(path)
+    return written
+
+
+def write_results(table, runs, args):
+    out_dir = os.path.join(args.results_dir, table, args.label)
+    os.makedirs(out_dir, exist_ok=True)
+    recs = records(table, runs, args)
+    with open(os.path.join(out_dir, "results.csv"), "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=CSV_COLUMNS)
+        w.writeheader()
+        w.writerows(recs)
+    with open(os.path.join(out_dir, f"{table}.md"), "w") as f:
+        f.write(markdown(table, runs, recs, args))
+    pngs = plots(table, recs, out_dir, args)
+    return out_dir, recs, pngs
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("table", help="a folder of configs/paper/: table1, table2, table3, table4, figure2")
+    ap.add_argument("--scale", choices=sorted(SCALES), default="tiny",
+                    help="full: the paper's recipe (GPU cluster); small: one GPU, ~1 h per table; tiny: CPU, minutes")
+    ap.add_argument("--device", help="cpu | cuda | auto (default: cpu at tiny, cuda otherwise)")
+    ap.add_argument("--launcher", default=os.environ.get("LSSA_LAUNCHER", ""),
+                    help='prefix of every train_gpt2 command, e.g. "mpirun -np 8" or "srun" (env LSSA_LAUNCHER)')
+    ap.add_argument("--train-data", default=os.environ.get("LSSA_TRAIN_DATA"),
+                    help="training shards (glob); default: the scale's (env LSSA_TRAIN_DATA)")
+    ap.add_argument("--val-data", default=os.environ.get("LSSA_VAL_DATA"),
+                    help="validation shards during training (env LSSA_VAL_DATA)")
+    ap.add_argument("--eval-data", default=os.environ.get("LSSA_EVAL_DATA"),
+                    help="shards of the length evaluation (env LSSA_EVAL_DATA); default: longeval (embedded) "
+                         "or --val-data (full)")
+    ap.add_argument("--build-dir", default=os.environ.get("LSSA_BUILD_DIR", os.path.join(REPO, "build")))
+    ap.add_argument("--runs-dir", default=os.path.join(REPO, "runs", "reproduce"))
+    ap.add_argument("--results-dir", default=os.path.join(REPO, "results"))
+    ap.add_argument("--jobs", type=int, help="rows trained side by side (default: 1; tiny: the number of cores)")
+    ap.add_argument("--threads", type=int, help="--threads of each program (default: 1 at tiny, else all)")
+    ap.add_argument("--steps", type=int,
+                    help="override the scale's number of training steps (runs and results go to SCALE-Nsteps/)")
+    ap.add_argument("--batch", type=int, help="micro-batch per process (GPU memory); total-batch is kept")
+    ap.add_argument("--eval-tokens", type=int, help="override the scale's evaluation budget per length")
+    ap.add_argument("--ratios", default=",".join(map(str, RATIOS)),
+                    help="inference lengths as multiples of T_train (default 1,2,4,8,16)")
+    ap.add_argument("--rows", nargs="+", help="only these rows (globs on the config name, e.g. 'lssa' 'soft*')")
+    ap.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
+    args = ap.parse_args()
+
+    scale = SCALES[args.scale]
+    # runs and results of a --steps override live apart from the scale's own (e.g. tiny-300steps):
+    # a run directory always holds one configuration
+    args.label = args.scale + (f"-{args.steps}steps" if args.steps else "")
+    args.device = args.device or scale["device"]
+    args.jobs = args.jobs or scale["jobs"] or os.cpu_count() or 1
+    args.threads = scale["threads"] if args.threads is None else args.threads
+    args.eval_tokens = args.eval_tokens or scale["eval_tokens"]
+    args.ratios = [int(r) for r in args.ratios.split(",")]
+    data_dir = args.data_dir = os.path.abspath(os.environ.get("LSSA_DATA_DIR", os.path.join(REPO, ".cache", "data")))
+    if scale["data"] == "embedded":
+        args.train_data = args.train_data or os.path.join(data_dir, "shards", "default_train_*.bin")
+        args.val_data = args.val_data or os.path.join(data_dir, "shards", "default_val_*.bin")
+        args.eval_data = args.eval_data or os.path.join(data_dir, "shards", "longeval_val_*.bin")
+        hint = "run scripts/setup.sh (or set LSSA_DATA_DIR)"
+    else:
+        args.train_data = args.train_data or os.path.join(data_dir, "fineweb10B", "fineweb_train_*.bin")
+        args.val_data = args.val_data or os.path.join(data_dir, "fineweb10B", "fineweb_val_*.bin")
+        args.eval_data = args.eval_data or args.val_data
+        hint = "tokenize FineWeb-10B with scripts/fineweb.py (needs internet) or pass --train-data/--val-data"
+    import glob
+
+    for what, pattern in (("training", args.train_data), ("validation", args.val_data), ("evaluation", args.eval_data)):
+        if not args.dry_run and not any(glob.glob(p) for p in pattern.split(",")):
+            raise SystemExit(f"error: no {what} shards match {pattern}: {hint}")
+    args.train_bin = os.path.join(args.build_dir, "train_gpt2")
+    args.eval_bin = os.path.join(args.build_dir, "eval_gpt2")
+    for b in (args.train_bin, args.eval_bin):
+        if not os.access(b, os.X_OK) and not args.dry_run:
+            raise SystemExit(f"error: {b} not found: cmake --build {args.build_dir} --target train_gpt2 eval_gpt2")
+
+    runs = plan(args.table, args)
+    say(f"reproduce {args.table} | scale {args.label} | {len(runs)} training run(s), "
+        f"{sum(len(r.evals) for r in runs)} evaluation(s) | device {args.device} | jobs {args.jobs}")
+    counters = run_all(runs, args)
+    if args.dry_run:
+        return 0
+    out_dir, recs, pngs = write_results(args.table, runs, args)
+    failed = [r for r in recs if r["status"] == "failed"]
+    diverged = sorted({r["train_config"] for r in recs if r["status"] == "diverged"})
+    say(f"done: {counters['trained']} trained, {counters['evaluated']} evaluated, {counters['skipped']} skipped | "
+        f"{len(recs)} results, {len(diverged)} diverged run(s), {len(failed)} failed | {os.path.relpath(out_dir, REPO)}/")
+    for d in diverged:
+        say(f"  diverged (a result): {d}")
+    for f in sorted({(r["train_config"], r["eval_config"], r["detail"]) for r in failed}):
+        say(f"  FAILED: {f[0]} {f[1]}: {f[2]}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Reproduces the paper's Table 2 (softmax = exp + l1-norm: scenarios I-IV):
+# trains every row of configs/paper/table2/ at the chosen scale, evaluates at 1x..16x the training
+# length and writes results/table2/<scale>/ (results.csv, table2.md, PNG plots). Rerunning skips what is done.
+#
+#   scripts/reproduce/table2.sh [--scale tiny|small|full] [reproduce.py options]   (--help lists them)
+#   scripts/reproduce/table2.sh --scale full --launcher "mpirun -np 8" --train-data 'DATA/fineweb_train_*.bin' --val-data 'DATA/fineweb_val_*.bin'
+exec /usr/bin/python3 "$(dirname "${BASH_SOURCE[0]}")/reproduce.py" table2 "$@"
