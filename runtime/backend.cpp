@@ -23,7 +23,7 @@ std::unique_ptr<Gpt2Model> make_model(const GPT2Config& cfg, const std::string& 
   auto m = make_cuda_model(cfg, &why);
   if (m) return m;
   if (device == "cuda") fail("--device cuda: " + why);
-  std::fprintf(stderr, "note: %s; running on the CPU\n", why.c_str());
+  std::printf("note: %s; running on the CPU\n", why.c_str());  // stdout: stderr is for errors
 #else
   if (device == "cuda") fail("--device cuda: this build has no CUDA backend (built without a CUDA toolkit)");
 #endif
