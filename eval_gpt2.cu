@@ -48,7 +48,7 @@ static int generate_text(const EvalConfig& ec, const LoadedModel& lm, GPT2Config
   const GenerateConfig gc{ec.max_new_tokens, ec.lens.empty() ? cfg.T_train : parse_int_list(ec.lens, "--len")[0],
                           scaling};
   Sampler sampler({ec.top_k, ec.temperature, ec.seed}, cfg.V);
-  std::unique_ptr<Gpt2Model> model = make_model(cfg, ec.device);
+  std::unique_ptr<Gpt2Model> model = make_model(cfg, ec.device, stderr);  // stdout is the text
   model->set_params(lm.params);
   std::fprintf(stderr, "eval_gpt2 | %s (step %d) | attn %s p=%g | %d prompt tokens + %d new, window %d%s | %s\n",
                lm.path.c_str(), lm.step, cfg.attn.c_str(), cfg.attn_opt.reweight_p, (int)ids.size(), gc.max_new_tokens,

@@ -16,14 +16,14 @@ namespace lssa {
 std::unique_ptr<Gpt2Model> make_cuda_model(const GPT2Config& cfg, std::string* why);
 #endif
 
-std::unique_ptr<Gpt2Model> make_model(const GPT2Config& cfg, const std::string& device) {
+std::unique_ptr<Gpt2Model> make_model(const GPT2Config& cfg, const std::string& device, FILE* notes) {
   if (device == "cpu") return make_cpu_model(cfg);
 #ifdef LSSA_HAVE_CUDA_BACKEND
   std::string why;
   auto m = make_cuda_model(cfg, &why);
   if (m) return m;
   if (device == "cuda") fail("--device cuda: " + why);
-  std::printf("note: %s; running on the CPU\n", why.c_str());  // stdout: stderr is for errors
+  std::fprintf(notes, "note: %s; running on the CPU\n", why.c_str());
 #else
   if (device == "cuda") fail("--device cuda: this build has no CUDA backend (built without a CUDA toolkit)");
 #endif
