@@ -64,6 +64,11 @@ class Gpt2Cpu final : public Gpt2Model {
     std::vector<R> logits;                    // (B, T, Vp)
     std::vector<R> losses;                    // (B, T)
     std::vector<R> scratch;                   // (B, T, C): attention-projection / MLP output
+    // backward scratch (activation gradients)
+    std::vector<R> dlogits;                   // (B, T, Vp)
+    std::vector<R> dres, dln, datt;           // (B, T, C) each
+    std::vector<R> dbig, dbig2;               // (B, T, 4C) each
+    std::vector<R> dqkv;                      // (B, T, 3C)
   };
   void ensure_acts(int B, int T);
 
