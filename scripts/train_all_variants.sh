@@ -18,22 +18,9 @@ TRAIN="$BUILD/train_gpt2"
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 
-/usr/bin/python3 - "$WORK" <<'PY'
-import random, struct, sys
-def shard(path, n, seed):
-    rng, toks = random.Random(seed), []
-    while len(toks) < n:
-        x, d = rng.randrange(256), rng.choice([1, 2, 3, 5])
-        for _ in range(rng.randrange(16, 96)):
-            toks.append(x)
-            x = (x + d) % 256
-    toks = toks[:n]
-    with open(path, "wb") as f:  # llm.c shard: 256 int32 header (magic, version, count), uint16 tokens
-        f.write(struct.pack("<256i", 20240520, 1, n, *([0] * 253)))
-        f.write(struct.pack("<%dH" % n, *toks))
-shard(sys.argv[1] + "/train.bin", 200000, 1)
-shard(sys.argv[1] + "/val.bin", 20000, 2)
-PY
+SHARDS="$BUILD/test/tools/make_test_shards"  # structured synthetic tokens (test/tools/make_test_shards.cpp)
+[ -x "$SHARDS" ] || { echo "error: $SHARDS not found (build with tests)" >&2; exit 1; }
+"$SHARDS" --out "$WORK/s" --vocab 256 --train-tokens 200000 --val-tokens 20000 --seed 1
 
 # variant names: the first column of `--attn list` (between the header and the re-weighting note)
 mapfile -t VARIANTS < <("$TRAIN" --attn list | awk 'NR > 1 && /^[a-z0-9_]+ +(yes|no) / {print $1}')
@@ -42,7 +29,7 @@ fail=0
 for v in "${VARIANTS[@]}"; do
   log="$WORK/$v.log"
   set +e
-  "$TRAIN" --model tiny --vocab-size 256 --attn "$v" --train-data "$WORK/train.bin" --val-data "$WORK/val.bin" \
+  "$TRAIN" --model tiny --vocab-size 256 --attn "$v" --train-data "$WORK/s_train_000000.bin" --val-data "$WORK/s_val_000000.bin" \
     --batch 8 --total-batch 512 --steps "$STEPS" --lr 3e-3 --warmup 5 --val-every "$STEPS" --val-tokens 4096 \
     --device cpu --threads 1 --seed 1337 > "$log" 2>&1
   rc=$?

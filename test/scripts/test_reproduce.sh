@@ -24,24 +24,10 @@ bad() { FAIL=$((FAIL + 1)); echo "FAIL - $1"; [ $# -gt 1 ] && printf '%s\n' "$2"
 
 # Synthetic llm.c shards: arithmetic progressions (x, x+d, x+2d, ...) of token ids < 256,
 # learnable only through attention; eval documents long enough for 16 x 64 = 1024 tokens.
-"$PY" - "$W" <<'PY'
-import random, struct, sys
-def shard(path, n, seed):
-    rng, toks = random.Random(seed), []
-    while len(toks) < n:
-        x, d = rng.randrange(256), rng.choice([1, 2, 3, 5])
-        for _ in range(rng.randrange(16, 96)):
-            toks.append(x)
-            x = (x + d) % 256
-    toks = toks[:n]
-    with open(path, "wb") as f:  # llm.c shard: 256 int32 header (magic, version, count), uint16 tokens
-        f.write(struct.pack("<256i", 20240520, 1, n, *([0] * 253)))
-        f.write(struct.pack("<%dH" % n, *toks))
-shard(sys.argv[1] + "/train.bin", 100000, 1)
-shard(sys.argv[1] + "/val.bin", 8192, 2)
-shard(sys.argv[1] + "/eval.bin", 8192, 3)
-PY
-DATA=(--train-data "$W/train.bin" --val-data "$W/val.bin" --eval-data "$W/eval.bin")
+SHARDS="$BUILD/test/tools/make_test_shards"
+"$SHARDS" --out "$W/d" --vocab 256 --train-tokens 100000 --val-tokens 8192 --seed 1 >/dev/null || exit 1
+"$SHARDS" --out "$W/e" --vocab 256 --train-tokens 8192 --val-tokens 16 --seed 3 >/dev/null || exit 1
+DATA=(--train-data "$W/d_train_000000.bin" --val-data "$W/d_val_000000.bin" --eval-data "$W/e_train_000000.bin")
 SMALL=(--scale tiny --steps 8 --eval-tokens 256 --ratios "1,4,16" --runs-dir "$W/runs" --results-dir "$W/results")
 
 # ---------------------------------------------------------------- 1. Figure 2 end to end
