@@ -14,29 +14,13 @@ SHARDS=$BUILD/test/tools/make_test_shards
 W=$(mktemp -d /tmp/lssa_cli.XXXXXX)
 trap 'rm -rf "$W"' EXIT
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "PASS $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1"; }
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"  # ok, bad, expect_error
 
 # A tiny, fast configuration shared by the tests (vocab 64 structured stream).
 "$SHARDS" --out "$W/s" --vocab 64 --train-tokens 60000 --val-tokens 8192 --shards 2 || { echo "cannot make shards"; exit 1; }
 TINY=(--model tiny --vocab-size 64 --train-data "$W/s_train_*.bin" --val-data "$W/s_val_000000.bin"
       --batch 4 --total-batch 256 --lr 3e-3 --warmup 2 --val-tokens 1024 --threads 2)
 
-# expect_error NAME CMD...: exit code != 0, exactly one stderr line starting with "error:", no crash.
-expect_error() {
-  local name=$1; shift
-  "$@" >"$W/out.txt" 2>"$W/err.txt"
-  local rc=$?
-  local lines
-  lines=$(grep -c '' "$W/err.txt")
-  if [ $rc -ne 0 ] && [ $rc -lt 128 ] && [ "$lines" -eq 1 ] && grep -q '^error: ' "$W/err.txt"; then
-    ok "$name: $(cat "$W/err.txt")"
-  else
-    bad "$name (rc=$rc, $lines stderr lines): $(head -c 400 "$W/err.txt")"
-  fi
-}
 
 # ---- bad input ------------------------------------------------------------------------------
 printf '' >"$W/empty.bin"

@@ -18,22 +18,7 @@ trap 'rm -rf "$W"' EXIT
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
 # no default tokenizer: every test below says which one it uses
 export LSSA_DATA_DIR=$W/no_data_dir
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "PASS $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1"; }
-expect_error() {
-  local name=$1; shift
-  "$@" >"$W/out.txt" 2>"$W/err.txt"
-  local rc=$?
-  local lines
-  lines=$(grep -c '' "$W/err.txt")
-  if [ $rc -ne 0 ] && [ $rc -lt 128 ] && [ "$lines" -eq 1 ] && grep -q '^error: ' "$W/err.txt"; then
-    ok "$name: $(cat "$W/err.txt")"
-  else
-    bad "$name (rc=$rc, $lines stderr lines): $(head -c 400 "$W/err.txt")"
-  fi
-}
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"  # ok, bad, expect_error
 
 SENTENCE="The quick brown fox jumps over the lazy dog."
 /usr/bin/python3 -c "

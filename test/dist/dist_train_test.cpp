@@ -13,6 +13,8 @@
 // launch differs.
 #include <fcntl.h>
 #include <gtest/gtest.h>
+
+#include "test/runtime/free_port.h"
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -100,17 +102,6 @@ std::string slurp(const std::string& path) {
   return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
 }
 
-int free_port() {
-  int s = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(s, (sockaddr*)&a, sizeof a);
-  socklen_t len = sizeof a;
-  getsockname(s, (sockaddr*)&a, &len);
-  close(s);
-  return ntohs(a.sin_port);
-}
 
 std::vector<std::string> train_args(const std::string& out, std::vector<std::string> extra = {}) {
   std::vector<std::string> a = {kTrain, "--model", "tiny", "--vocab-size", "256", "--seq-len", std::to_string(kT),

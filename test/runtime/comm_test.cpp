@@ -2,6 +2,8 @@
 // (timeouts, stale and misconfigured ranks) and the TCP communicator's collectives, with the
 // ranks as threads of this process on loopback.
 #include <gtest/gtest.h>
+
+#include "test/runtime/free_port.h"
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -37,17 +39,6 @@ std::string error_of(const std::function<void()>& f) {
   return "";
 }
 
-int free_port() {
-  int s = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(s, (sockaddr*)&a, sizeof a);
-  socklen_t len = sizeof a;
-  getsockname(s, (sockaddr*)&a, &len);
-  close(s);
-  return ntohs(a.sin_port);
-}
 
 Env torchrun(int rank, int world, int port) {
   return {{"RANK", std::to_string(rank)}, {"WORLD_SIZE", std::to_string(world)}, {"MASTER_ADDR", "127.0.0.1"},

@@ -12,10 +12,7 @@ PY=/usr/bin/python3
 W=$(mktemp -d /tmp/lssa_plot.XXXXXX)
 trap 'rm -rf "$W"' EXIT
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "PASS $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1"; }
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"  # ok, bad, expect_error
 
 "$BUILD/test/tools/make_test_shards" --out "$W/s" --vocab 64 --train-tokens 30000 --val-tokens 4096 --shards 1 >/dev/null ||
   { echo "cannot make shards"; exit 1; }
