@@ -16,15 +16,15 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "app/backend.h"
+#include "app/run_config.h"
 #include "attention/registry.h"
 #include "data/loader.h"
 #include "data/tokenizer.h"
 #include "model/checkpoint.h"
 #include "model/sampler.h"
-#include "runtime/backend.h"
 #include "runtime/error.h"
 #include "runtime/file_io.h"
-#include "runtime/run_config.h"
 
 using namespace lssa;
 using Clock = std::chrono::steady_clock;

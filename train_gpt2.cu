@@ -24,6 +24,9 @@
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 
+#include "app/backend.h"
+#include "app/logger.h"
+#include "app/run_config.h"
 #include "attention/registry.h"
 #include "data/loader.h"
 #include "data/tokenizer.h"
@@ -31,12 +34,9 @@
 #include "model/flops.h"
 #include "model/sampler.h"
 #include "model/schedule.h"
-#include "runtime/backend.h"
 #include "runtime/comm.h"
 #include "runtime/error.h"
 #include "runtime/file_io.h"
-#include "runtime/logger.h"
-#include "runtime/run_config.h"
 
 using namespace lssa;
 using Clock = std::chrono::steady_clock;

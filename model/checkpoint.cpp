@@ -6,9 +6,9 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
+#include "model/safetensors.h"
 #include "runtime/error.h"
 #include "runtime/file_io.h"
-#include "runtime/safetensors.h"
 
 namespace lssa {
 

@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "app/run_config.h"
 #include "runtime/error.h"
-#include "runtime/run_config.h"
 
 namespace {
 

@@ -10,9 +10,9 @@
 
 #include "model/checkpoint.h"
 #include "model/model.h"
+#include "model/safetensors.h"
 #include "runtime/error.h"
 #include "runtime/file_io.h"
-#include "runtime/safetensors.h"
 
 using namespace lssa;
 

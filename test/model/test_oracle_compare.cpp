@@ -14,8 +14,8 @@
 
 #include "model/checkpoint.h"
 #include "model/gpt2_cpu.h"
+#include "model/safetensors.h"
 #include "runtime/file_io.h"
-#include "runtime/safetensors.h"
 
 using namespace lssa;
 

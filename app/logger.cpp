@@ -1,4 +1,4 @@
-#include "runtime/logger.h"
+#include "app/logger.h"
 
 #include <cerrno>
 #include <cstring>

@@ -1,4 +1,4 @@
-#include "runtime/run_config.h"
+#include "app/run_config.h"
 
 #include <CLI/CLI.hpp>
 #include <cmath>

@@ -1,4 +1,4 @@
-#include "runtime/backend.h"
+#include "app/backend.h"
 
 #include <omp.h>
 
