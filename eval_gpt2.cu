@@ -73,6 +73,7 @@ static int run(int argc, char** argv) {
   add_eval_options(app, ec);
   if (int rc = parse_command_line(app, argc, argv); rc >= 0) return rc;
   validate(ec);
+  if (!ec.json.empty()) check_output_file(ec.json, "--json");  // before the sweep, not after it
   set_cpu_threads(ec.threads);
   LoadedModel lm = load_model(ec.ckpt);
   GPT2Config cfg = lm.cfg;
@@ -93,6 +94,7 @@ static int run(int argc, char** argv) {
     attn_resolve(ec.attn.empty() ? cfg.attn : ec.attn, o, cfg.T_train);
   }
   ShardSet data = ShardSet::open(ec.data, "--data");
+  data.check_vocab(cfg.V, "--data");
 
   std::printf("eval_gpt2 | %s (step %d) | L=%d NH=%d C=%d T_train=%d | attn %s | rope scaling %s\n", lm.path.c_str(),
               lm.step, cfg.L, cfg.NH, cfg.C, cfg.T_train, cfg.attn.c_str(), rope_scaling_name(scaling));
@@ -153,6 +155,9 @@ int main(int argc, char** argv) {
     return 1;
   } catch (const std::bad_alloc&) {
     std::fprintf(stderr, "error: out of memory (try a smaller --len)\n");
+    return 1;
+  } catch (const std::exception& e) {  // a bug: still one line, and no abort
+    std::fprintf(stderr, "error: internal error: %s\n", e.what());
     return 1;
   }
 }

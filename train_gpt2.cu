@@ -7,6 +7,10 @@
 // line per step (and log.jsonl in --out); checkpoint every --ckpt-every steps and at the end.
 // --resume continues bit-exactly from the latest checkpoint in --out. --sample-every N prints a
 // generated continuation of a fixed prompt every N steps (model/sampler.h).
+// Nothing is lost (docs/reliability.md): every input is checked before the first step (shards
+// scanned whole for out-of-vocabulary ids); a fresh run refuses a --out that holds a run, and a
+// lock keeps a second trainer out of it; SIGINT/SIGTERM/SIGHUP finish the current step, write a
+// checkpoint and exit with 128 + the signal (a second signal stops at once).
 // Host code only: the backends (CPU, CUDA) sit behind model/model.h.
 //
 // Data parallelism (runtime/comm.h): launched by mpirun/srun or with RANK/WORLD_SIZE/MASTER_ADDR/
@@ -41,8 +45,16 @@
 using namespace lssa;
 using Clock = std::chrono::steady_clock;
 
+// The training data as the files it names: canonical paths (no "./", no symbolic links), so that
+// `./d/x.bin` and `/abs/d/x.bin` are the same data on resume.
+static std::string data_identity(const ShardSet& train) {
+  std::string s;
+  for (const auto& f : train.files) s += (s.empty() ? "" : ",") + canonical_path(f);
+  return s;
+}
+
 // Settings that must match for --resume to continue the same run bit-exactly.
-static nlohmann::json fingerprint(const RunConfig& rc) {
+static nlohmann::json fingerprint(const RunConfig& rc, const ShardSet& train) {
   const GPT2Config& g = rc.gpt;
   return {{"L", g.L},           {"NH", g.NH},          {"C", g.C},
           {"V", g.V},           {"T", g.T_train},      {"rope_base", g.rope_base},
@@ -52,11 +64,20 @@ static nlohmann::json fingerprint(const RunConfig& rc) {
           {"lr", rc.lr},        {"warmup", rc.warmup}, {"final_lr_frac", rc.final_lr_frac},
           {"weight_decay", rc.weight_decay},           {"grad_clip", rc.grad_clip},
           {"beta1", rc.beta1},  {"beta2", rc.beta2},   {"adam_eps", rc.adam_eps},
-          {"seed", rc.seed},    {"train_data", rc.train_data}};
+          {"seed", rc.seed},    {"train_data", data_identity(train)}};
 }
 
-static void check_resume_fingerprint(const std::string& saved, const nlohmann::json& now, const std::string& path) {
-  nlohmann::json old = nlohmann::json::parse(saved);
+static void check_resume_fingerprint(const std::string& saved, const nlohmann::json& now, const RunConfig& rc,
+                                     const std::string& path) {
+  nlohmann::json old;
+  try {
+    old = nlohmann::json::parse(saved);
+  } catch (const std::exception&) {
+    fail(strfmt("cannot resume from %s: the run fingerprint in its state file is not valid JSON", path.c_str()));
+  }
+  if (!old.is_object()) fail(strfmt("cannot resume from %s: the run fingerprint in its state file is malformed", path.c_str()));
+  // checkpoints written before the data identity was canonical hold --train-data as typed
+  if (old.contains("train_data") && old["train_data"] == rc.train_data) old["train_data"] = now["train_data"];
   for (auto it = now.begin(); it != now.end(); ++it)
     if (!old.contains(it.key()) || old[it.key()] != it.value())
       fail(strfmt("cannot resume from %s: it is from a different config (%s was %s, now %s)", path.c_str(),
@@ -126,19 +147,19 @@ static uint64_t params_checksum(const std::vector<float>& p) {
   return h;
 }
 
-// Test hooks (environment; used by test/dist): LSSA_TEST_TOKEN_LOG=PREFIX appends every
-// micro-batch's input tokens to PREFIX.rank<r>; LSSA_TEST_KILL=R:S kills rank R with SIGKILL when
-// it starts step S (a rank that dies).
+// Test hooks (environment; used by test/dist and test/cli): LSSA_TEST_TOKEN_LOG=PREFIX appends
+// every micro-batch's input tokens to PREFIX.rank<r>; LSSA_TEST_KILL=R:S[:SIG] sends rank R the
+// signal SIG (default SIGKILL: a rank that dies) when it starts step S.
 struct TestHooks {
   FILE* token_log = nullptr;
-  int kill_rank = -1, kill_step = -1;
+  int kill_rank = -1, kill_step = -1, kill_sig = SIGKILL;
   explicit TestHooks(int rank) {
     if (const char* p = std::getenv("LSSA_TEST_TOKEN_LOG")) {
       std::string path = strfmt("%s.rank%d", p, rank);
       token_log = std::fopen(path.c_str(), "ab");
       if (!token_log) fail("LSSA_TEST_TOKEN_LOG: cannot open " + path);
     }
-    if (const char* k = std::getenv("LSSA_TEST_KILL")) std::sscanf(k, "%d:%d", &kill_rank, &kill_step);
+    if (const char* k = std::getenv("LSSA_TEST_KILL")) std::sscanf(k, "%d:%d:%d", &kill_rank, &kill_step, &kill_sig);
   }
   ~TestHooks() {
     if (token_log) std::fclose(token_log);
@@ -147,9 +168,64 @@ struct TestHooks {
     if (token_log) std::fwrite(x.data(), sizeof(int), x.size(), token_log), std::fflush(token_log);
   }
   void step(int rank, int step) {
-    if (rank == kill_rank && step == kill_step) std::raise(SIGKILL);
+    if (rank == kill_rank && step == kill_step) std::raise(kill_sig);
   }
 };
+
+// Graceful stop. The first SIGINT/SIGTERM/SIGHUP only records the signal: the loop finishes the
+// step, writes a checkpoint and exits with 128 + the signal. A second one (of any of the three)
+// restores the default action and re-raises: the process stops at once. SA_RESTART keeps the
+// communicators' blocking calls from failing with EINTR.
+static volatile std::sig_atomic_t g_stop_signal = 0;
+extern "C" void on_stop_signal(int sig) {
+  if (g_stop_signal) {
+    std::signal(sig, SIG_DFL);
+    std::raise(sig);
+    return;
+  }
+  g_stop_signal = sig;
+}
+static void install_stop_handlers() {
+  struct sigaction sa {};
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) {
+    struct sigaction old {};
+    sigaction(sig, nullptr, &old);
+    if (old.sa_handler == SIG_IGN) continue;  // ignored by the launcher (nohup, a shell's background job): keep it so
+    sigaction(sig, &sa, nullptr);
+  }
+}
+static const char* signal_name(int sig) {
+  return sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : sig == SIGHUP ? "SIGHUP" : "a signal";
+}
+
+// --out, before anything is read or written: a folder (created when missing), locked for this
+// process (DirLock: a second trainer fails at once), and — for a fresh run — not one that
+// already holds a run (it would be overwritten piecemeal). Temp files of a writer that died are
+// removed. Rank 0 only (the other ranks write their ZeRO-1 shards into the folder rank 0 owns).
+static std::unique_ptr<DirLock> claim_run_dir(const RunConfig& rc) {
+  if (rc.out.empty()) return nullptr;
+  if (file_exists(rc.out) && !is_directory(rc.out))
+    fail(strfmt("--out %s is a file, not a directory", rc.out.c_str()));
+  if (rc.resume && !is_directory(rc.out)) fail(strfmt("--resume: %s does not exist", rc.out.c_str()));
+  make_dirs(rc.out);
+  auto lock = std::make_unique<DirLock>(rc.out);
+  if (!rc.resume) {
+    const int s = latest_checkpoint_step(rc.out);
+    const char* what = s >= 0                                  ? "checkpoints"
+                       : file_exists(rc.out + "/log.jsonl")   ? "log.jsonl"
+                       : file_exists(rc.out + "/config.toml") ? "config.toml"
+                                                              : nullptr;
+    if (what)
+      fail(strfmt("--out %s already holds a run (%s); continue it with --resume, or choose a new --out", rc.out.c_str(),
+                  what));
+  }
+  if (int n = remove_stale_temp_files(rc.out))
+    std::printf("note      : removed %d temp file(s) of an interrupted write in %s\n", n, rc.out.c_str());
+  return lock;
+}
 
 static int run(int argc, char** argv, const LaunchInfo& li) {
   CLI::App app{"train_gpt2: GPT-2 + RoPE with pluggable attention (LSSA / LSSAR and the paper's baselines)"};
@@ -161,16 +237,28 @@ static int run(int argc, char** argv, const LaunchInfo& li) {
     return 0;
   }
   validate(rc, li.world);
+  std::unique_ptr<DirLock> run_dir_lock;
+  if (li.rank == 0) run_dir_lock = claim_run_dir(rc);
   set_cpu_threads(rc.threads);
   const GPT2Config& g = rc.gpt;
   const int B = rc.batch, T = g.T_train;
   const bool main_rank = li.rank == 0, zero = rc.zero == 1 && li.world > 1;
   TestHooks hooks(li.rank);
 
-  // Data first: a bad shard fails before any work or any file is written.
+  // Data first: a bad shard fails before any work or any file is written — headers, sizes and
+  // every token id (a linear scan), and the validation windows.
   ShardSet train = ShardSet::open(rc.train_data, "--train-data");
+  train.check_vocab(g.V, "--train-data");
   ShardSet val;
-  if (!rc.val_data.empty()) val = ShardSet::open(rc.val_data, "--val-data");
+  if (!rc.val_data.empty()) {
+    val = ShardSet::open(rc.val_data, "--val-data");
+    val.check_vocab(g.V, "--val-data");
+    try {
+      (void)sequential_windows(val, T, 1);
+    } catch (const Error& e) {
+      fail(std::string("--val-data: ") + e.what());
+    }
+  }
   TrainLoader loader(train, B, T, rc.seed, li.rank, li.world);
   TrainSamples samples;
   if (rc.sample_every > 0 && main_rank) samples = setup_samples(rc, train, val);
@@ -196,7 +284,7 @@ static int run(int argc, char** argv, const LaunchInfo& li) {
                   tokens_for_log(samples.tok.get(), samples.prompt).c_str());
   }
 
-  const nlohmann::json fp = fingerprint(rc);
+  const nlohmann::json fp = fingerprint(rc, train);
   int start_step = 0;
   if (rc.resume) {
     int s = latest_checkpoint_step(rc.out);
@@ -207,7 +295,10 @@ static int run(int argc, char** argv, const LaunchInfo& li) {
     // setting that differs
     const ShardRange sh = lm.params.size() == n_params ? model->optimizer_shard() : ShardRange{0, lm.params.size()};
     TrainState st = load_state_range(rc.out, s, lm.params.size(), sh.begin, sh.end);
-    check_resume_fingerprint(st.fingerprint, fp, checkpoint_model_path(rc.out, s));
+    if (st.step != s || lm.step != s)
+      fail(strfmt("cannot resume from %s: its state file says step %d and its model step %d, the file names step %d",
+                  lm.path.c_str(), st.step, lm.step, s));
+    check_resume_fingerprint(st.fingerprint, fp, rc, checkpoint_model_path(rc.out, s));
     model->set_params(lm.params);
     model->set_adam_state(st.m, st.v);
     loader.restore(st.loader);
@@ -233,8 +324,10 @@ static int run(int argc, char** argv, const LaunchInfo& li) {
   log.write({{"event", "start"}, {"step", start_step}, {"backend", model->backend_name()},
              {"params", n_params}, {"world", li.world}, {"zero", zero ? 1 : 0}, {"config", fp}});
 
+  int last_saved = rc.resume ? start_step : -1;
   auto save = [&](int step) {
     if (rc.out.empty()) return;
+    last_saved = step;
     TrainState st;
     st.step = step;
     st.loader = loader.state();  // the global data position: the same on every rank
@@ -290,6 +383,7 @@ static int run(int argc, char** argv, const LaunchInfo& li) {
   std::vector<int> x((size_t)B * T), y((size_t)B * T);
   double total_ms = 0;
   int timed = 0;
+  install_stop_handlers();
   for (int step = start_step; step < rc.steps; step++) {
     if (rc.val_every > 0 && step % rc.val_every == 0) validate_now(step);
     if (rc.sample_every > 0 && step > 0 && step % rc.sample_every == 0) sample_now(step);
@@ -311,11 +405,16 @@ static int run(int argc, char** argv, const LaunchInfo& li) {
     // log, and (ZeRO-1) the squared norm over the shards
     if (li.world > 1) model->reduce_grads(*comm, zero);
     double norm = model->grad_norm();
+    // a stop signal seen by any rank stops every rank after this step: the flag travels with
+    // the loss in the step's one small all-reduce
+    const int my_signal = g_stop_signal;
+    bool stop = my_signal != 0;
     if (li.world > 1) {
-      double sums[2] = {loss, zero ? norm * norm : 0.0};
-      comm->all_reduce_sum(sums, 2);
+      double sums[3] = {loss, zero ? norm * norm : 0.0, stop ? 1.0 : 0.0};
+      comm->all_reduce_sum(sums, 3);
       loss = sums[0] / li.world;
       if (zero) norm = std::sqrt(sums[1]);
+      stop = sums[2] > 0;
     }
     if (!std::isfinite(norm)) fail(strfmt("non-finite gradient norm (%g) at step %d", norm, step + 1));
     float scale = (rc.grad_clip > 0.f && norm > rc.grad_clip) ? (float)(rc.grad_clip / norm) : 1.f;
@@ -340,6 +439,21 @@ static int run(int argc, char** argv, const LaunchInfo& li) {
     log.write({{"event", "step"}, {"step", step + 1}, {"loss", loss}, {"norm", norm}, {"lr", lr}, {"ms", ms},
                {"tok_s", tok_s}, {"mfu", peak_tflops > 0 ? nlohmann::json(mfu) : nlohmann::json()}});
     if (rc.ckpt_every > 0 && (step + 1) % rc.ckpt_every == 0 && step + 1 < rc.steps) save(step + 1);
+    if (stop) {
+      // a rank that saw no signal itself exits as if it had been sent SIGTERM (what schedulers send)
+      const int sig = my_signal ? my_signal : SIGTERM;
+      if (last_saved != step + 1) save(step + 1);
+      log.write({{"event", "stopped"}, {"step", step + 1}, {"signal", sig}});
+      if (main_rank) {
+        if (rc.out.empty())
+          std::printf("stopped by signal %s at step %d (no --out: nothing saved)\n", signal_name(sig), step + 1);
+        else
+          std::printf("stopped by signal %s at step %d; --resume continues (checkpoint %s)\n", signal_name(sig),
+                      step + 1, checkpoint_model_path(rc.out, step + 1).c_str());
+        std::fflush(stdout);
+      }
+      return 128 + sig;
+    }
   }
   if (rc.val_every >= 0) validate_now(rc.steps);
   sample_now(rc.steps);
@@ -360,6 +474,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "error: %s%s\n", who.c_str(), e.what());
   } catch (const std::bad_alloc&) {
     std::fprintf(stderr, "error: %sout of memory (try a smaller --batch or --seq-len)\n", who.c_str());
+  } catch (const std::exception& e) {  // a bug: still one line, and no abort
+    std::fprintf(stderr, "error: %sinternal error: %s\n", who.c_str(), e.what());
   }
   std::fflush(stderr);
   if (li.world > 1) abort_job(1);

@@ -1,8 +1,11 @@
 #include "app/run_config.h"
 
 #include <CLI/CLI.hpp>
+#include <cfloat>
 #include <cmath>
 #include <cstdio>
+#include <memory>
+#include <set>
 #include <sstream>
 
 #include "attention/registry.h"
@@ -24,8 +27,53 @@ int parse_command_line(CLI::App& app, int argc, char** argv) {
   return -1;
 }
 
-// A typo in a config file (e.g. `atn = "lssa"`) must fail, not silently run the default.
-static void strict_config(CLI::App& app) { app.allow_config_extras(CLI::config_extras_mode::error); }
+// A config file is read strictly: a key the program does not know (a typo such as
+// `atn = "lssa"`), a key given twice, or a list where an option takes one value fails with one
+// line instead of silently running something else (CLI11 alone takes the last value of a key and
+// of a list).
+namespace {
+class StrictToml : public CLI::ConfigTOML {
+ public:
+  std::vector<CLI::ConfigItem> from_config(std::istream& input) const override {
+    // duplicates first, on the text: CLI11 merges a repeated key into one item with two values
+    const std::string text(std::istreambuf_iterator<char>(input), {});
+    std::set<std::string> seen;
+    std::istringstream lines(text);
+    std::string line, section;
+    while (std::getline(lines, line)) {
+      const size_t a = line.find_first_not_of(" \t");
+      if (a == std::string::npos || line[a] == '#' || line[a] == ';') continue;
+      if (line[a] == '[') {
+        section = line.substr(a, line.find(']', a) - a);
+        continue;
+      }
+      const size_t eq = line.find('=');
+      if (eq == std::string::npos) continue;
+      std::string key = line.substr(a, eq - a);
+      key.erase(key.find_last_not_of(" \t") + 1);
+      if (key.empty() || key.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-.\"'") !=
+                             std::string::npos)
+        continue;  // a continuation line of a multi-line value, not a key
+      if (!seen.insert(section + "/" + key).second) fail(strfmt("config file: key '%s' is given twice", key.c_str()));
+    }
+    std::istringstream again(text);
+    std::vector<CLI::ConfigItem> items = CLI::ConfigTOML::from_config(again);
+    for (const CLI::ConfigItem& it : items) {
+      if (it.name == "++" || it.name == "--") continue;  // section markers
+      const std::string key = it.fullname();
+      if (it.inputs.size() != 1)
+        fail(strfmt("config file: key '%s' has %s; every option takes one value (several data globs go in one "
+                    "comma-separated string)", key.c_str(), it.inputs.empty() ? "no value" : "a list value"));
+    }
+    return items;
+  }
+};
+}  // namespace
+
+static void strict_config(CLI::App& app) {
+  app.allow_config_extras(CLI::config_extras_mode::error);
+  app.config_formatter(std::make_shared<StrictToml>());
+}
 
 void add_train_options(CLI::App& app, RunConfig& rc) {
   app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
@@ -120,7 +168,8 @@ void validate(RunConfig& rc, int world) {
   if (rc.vocab_size < 2 || rc.vocab_size > 65536) fail(strfmt("--vocab-size must be in [2, 65536], got %d", rc.vocab_size));
   g.V = rc.vocab_size;
   g.Vp = padded_vocab(g.V);
-  if (!(rc.rope_base > 1.f)) fail("--rope-base must be > 1");
+  if (!(rc.rope_base > 1.f) || !std::isfinite(rc.rope_base))
+    fail(strfmt("--rope-base must be a finite number > 1, got %g", rc.rope_base));
   g.rope_base = rc.rope_base;
   g.attn = attn_canonical_name(rc.attn);
   g.attn_opt.sigmoid_bias = rc.sigmoid_bias;
@@ -135,13 +184,22 @@ void validate(RunConfig& rc, int world) {
     fail(strfmt("--total-batch %lld is not a positive multiple of batch x seq-len x processes = %d x %d x %d = %lld",
                 (long long)rc.total_batch, rc.batch, g.T_train, world, (long long)per_step));
   rc.grad_accum = (int)(rc.total_batch / per_step);
-  if (!(rc.lr > 0.f) || !std::isfinite(rc.lr)) fail("--lr must be positive");
+  // every float setting is checked for finiteness too: NaN fails every comparison, so a check
+  // written as `x < 0` would let it through (and --grad-clip nan would silently turn clipping off)
+  auto finite_in = [](float x, float lo, float hi) { return std::isfinite(x) && x >= lo && x <= hi; };
+  if (!(rc.lr > 0.f) || !std::isfinite(rc.lr)) fail(strfmt("--lr must be a finite number > 0, got %g", rc.lr));
   if (rc.warmup < 0) fail("--warmup must be >= 0");
-  if (rc.final_lr_frac < 0.f || rc.final_lr_frac > 1.f) fail("--final-lr-frac must be in [0, 1]");
-  if (rc.weight_decay < 0.f) fail("--weight-decay must be >= 0");
-  if (rc.grad_clip < 0.f) fail("--grad-clip must be >= 0");
-  if (!(rc.beta1 >= 0.f && rc.beta1 < 1.f && rc.beta2 >= 0.f && rc.beta2 < 1.f)) fail("--beta1/--beta2 must be in [0, 1)");
-  if (!(rc.adam_eps > 0.f)) fail("--adam-eps must be positive");
+  if (!finite_in(rc.final_lr_frac, 0.f, 1.f)) fail(strfmt("--final-lr-frac must be in [0, 1], got %g", rc.final_lr_frac));
+  if (!finite_in(rc.weight_decay, 0.f, FLT_MAX))
+    fail(strfmt("--weight-decay must be a finite number >= 0, got %g", rc.weight_decay));
+  if (!finite_in(rc.grad_clip, 0.f, FLT_MAX))
+    fail(strfmt("--grad-clip must be a finite number >= 0 (0 = off), got %g", rc.grad_clip));
+  if (!(rc.beta1 >= 0.f && rc.beta1 < 1.f && rc.beta2 >= 0.f && rc.beta2 < 1.f))
+    fail(strfmt("--beta1/--beta2 must be in [0, 1), got %g/%g", rc.beta1, rc.beta2));
+  if (!(rc.adam_eps > 0.f) || !std::isfinite(rc.adam_eps))
+    fail(strfmt("--adam-eps must be a finite number > 0, got %g", rc.adam_eps));
+  if (!(rc.peak_tflops >= 0) || !std::isfinite(rc.peak_tflops))
+    fail(strfmt("--peak-tflops must be a finite number >= 0, got %g", (double)rc.peak_tflops));
   if (rc.train_data.empty()) fail("--train-data is required (llm.c token shards; scripts/setup.sh makes some)");
   if (rc.val_every < 0 || rc.val_tokens <= 0) fail("--val-every must be >= 0 and --val-tokens positive");
   if (rc.ckpt_every < 0) fail("--ckpt-every must be >= 0");

@@ -28,6 +28,16 @@ ShardSet ShardSet::open(const std::string& globs, const std::string& what) {
   return s;
 }
 
+void ShardSet::check_vocab(int vocab, const std::string& what) const {
+  for (const auto& f : files) {
+    try {
+      shard_check_vocab(f, vocab);
+    } catch (const Error& e) {
+      fail(what + ": " + e.what());
+    }
+  }
+}
+
 namespace {
 uint64_t mix(uint64_t a, uint64_t b) {
   Rng r(a * 0x9E3779B97F4A7C15ull ^ (b + 0x632BE59BD9B4E019ull));
@@ -43,6 +53,18 @@ TrainLoader::TrainLoader(ShardSet shards, int B, int T, uint64_t seed, int rank,
     fail(strfmt("training data has %lld tokens = %lld windows of %d+1 tokens; a micro-batch needs %d "
                 "(lower --batch or --seq-len, or add data)",
                 (long long)sh_.total, (long long)total_windows_, T, B * world));
+}
+
+void TrainLoader::restore(const State& s) {
+  int64_t most = 0;
+  for (auto n : sh_.tokens) most = std::max(most, windows_in(n, T_));
+  if (s.shard_pos > sh_.files.size() || s.window_pos > (uint64_t)most || s.epoch > (uint64_t)INT64_MAX)
+    fail(strfmt("the saved data position (epoch %llu, shard %llu, window %llu) is outside the training data "
+                "(%zu shards, at most %lld windows each)", (unsigned long long)s.epoch,
+                (unsigned long long)s.shard_pos, (unsigned long long)s.window_pos, sh_.files.size(),
+                (long long)most));
+  st_ = s;
+  perm_shard_ = UINT64_MAX;
 }
 
 void TrainLoader::load_perms() {

@@ -26,6 +26,9 @@ struct ShardSet {
   // Expands the glob (comma-separated globs allowed), validates every shard; throws Error when
   // nothing matches or a shard is malformed. `what` names the option in messages.
   static ShardSet open(const std::string& globs, const std::string& what);
+  // Reads every token of every file (a fast linear scan); throws Error naming the first file,
+  // position and id outside [0, vocab). `what` names the option in messages.
+  void check_vocab(int vocab, const std::string& what) const;
 };
 
 class TrainLoader {
@@ -39,7 +42,8 @@ class TrainLoader {
   // Fills inputs and targets, each (B, T).
   void next_batch(int* inputs, int* targets);
   State state() const { return st_; }
-  void restore(const State& s) { st_ = s; perm_shard_ = UINT64_MAX; }
+  // Throws Error when the state cannot belong to these shards (e.g. a corrupt state file).
+  void restore(const State& s);
   int64_t windows_per_epoch() const { return total_windows_; }
 
  private:

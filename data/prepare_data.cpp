@@ -519,6 +519,13 @@ int main(int argc, char** argv) {
     return 1;
   }
   opt.progress = !no_progress;
+  // the prefix becomes part of the glob that finds stale shards of an earlier run: a wildcard in
+  // it would match (and delete) other datasets' shards
+  if (opt.out_prefix.find_first_of("*?[]\\") != std::string::npos) {
+    std::fprintf(stderr, "error: --out-prefix '%s' contains a wildcard or escape character (* ? [ ] \\); use a plain path\n",
+                 opt.out_prefix.c_str());
+    return 1;
+  }
   if (opt.val_fraction >= 1.0 || (vf->count() && opt.val_fraction <= 0.0)) {
     std::fprintf(stderr, "error: --val-fraction must be between 0 and 1 (exclusive)\n");
     return 1;

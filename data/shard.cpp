@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -35,6 +36,7 @@ void pread_all(int fd, void* buf, size_t bytes, int64_t off, const std::string& 
 int64_t shard_token_count(const std::string& path) {
   int64_t size = file_size(path);
   if (size < 0) fail(strfmt("shard %s does not exist", path.c_str()));
+  if (is_directory(path)) fail(strfmt("shard %s is a directory, not a token shard file", path.c_str()));
   if (size == 0) fail(strfmt("shard %s is empty", path.c_str()));
   if (size < kShardHeaderBytes)
     fail(strfmt("shard %s is truncated: %lld bytes, smaller than the 1024-byte header", path.c_str(),
@@ -63,6 +65,20 @@ void shard_read_tokens(const std::string& path, int64_t offset, int64_t count, i
   std::vector<uint16_t> buf(count);
   pread_all(f.fd, buf.data(), 2 * count, kShardHeaderBytes + 2 * offset, path);
   for (int64_t i = 0; i < count; i++) out[i] = buf[i];
+}
+
+void shard_check_vocab(const std::string& path, int vocab) {
+  const int64_t n = shard_token_count(path);
+  Fd f(path);
+  std::vector<uint16_t> buf(1 << 20);
+  for (int64_t at = 0; at < n; at += (int64_t)buf.size()) {
+    const int64_t k = std::min<int64_t>((int64_t)buf.size(), n - at);
+    pread_all(f.fd, buf.data(), 2 * k, kShardHeaderBytes + 2 * at, path);
+    for (int64_t i = 0; i < k; i++)
+      if (buf[i] >= vocab)
+        fail(strfmt("shard %s: token %lld has id %d, outside the vocabulary [0, %d) (--vocab-size)", path.c_str(),
+                    (long long)(at + i), buf[i], vocab));
+  }
 }
 
 std::vector<uint16_t> shard_read_all(const std::string& path) {

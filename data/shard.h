@@ -22,6 +22,10 @@ int64_t shard_token_count(const std::string& path);
 // Reads tokens [offset, offset + count) of a validated shard into out (uint16 → int32).
 void shard_read_tokens(const std::string& path, int64_t offset, int64_t count, int32_t* out);
 
+// Scans every token of a validated shard (a linear read in chunks); throws Error naming the
+// file, the position and the id of the first token >= vocab.
+void shard_check_vocab(const std::string& path, int vocab);
+
 // Reads a whole shard.
 std::vector<uint16_t> shard_read_all(const std::string& path);
 

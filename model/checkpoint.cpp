@@ -106,17 +106,32 @@ LoadedModel load_model(const std::string& path_in) {
   } catch (const Error& e) {
     fail(strfmt("%s: %s", path.c_str(), e.what()));
   }
-  const ParamOffsets o = param_offsets(c);
-  m.params.assign(o.total, 0.f);
-  for (const ParamTensor& t : param_layout(c)) {
+  // The metadata decides how much memory the parameters take (and how long the tensor list is):
+  // a config that needs far more parameters than the file holds is refused before anything is
+  // allocated (exact in long double for any metadata meta_int() accepts). What remains is bounded
+  // by the file: every tensor it implies is then checked (present, shape, dtype) by name.
+  const long double L = c.L, C = c.C, Vp = c.Vp;
+  const long double want = Vp * C + L * (12 * C * C + 13 * C) + 2 * C;
+  long double have = 0;
+  for (const auto& kv : f.tensors) have += (long double)kv.second.data.size() / 4;
+  if (want > 2 * have + 1e6L)
+    fail(strfmt("%s: the config in its metadata (n_layer=%d, n_embd=%d, padded_vocab_size=%d) needs %.0Lf parameters, "
+                "the file holds %.0Lf", path.c_str(), c.L, c.C, c.Vp, want, have));
+  const std::vector<ParamTensor> layout = param_layout(c);
+  for (const ParamTensor& t : layout) {
     const SafeTensor& st = f.at(t.name);
     if (st.shape != t.shape || st.dtype != "F32")
       fail(strfmt("%s: tensor '%s' has the wrong shape or dtype for the config in its metadata", path.c_str(),
                   t.name.c_str()));
+  }
+  if (f.tensors.size() != layout.size())
+    fail(strfmt("%s: %zu tensors, the config needs %zu", path.c_str(), f.tensors.size(), layout.size()));
+  const ParamOffsets o = param_offsets(c);
+  m.params.assign(o.total, 0.f);
+  for (const ParamTensor& t : layout) {
+    const SafeTensor& st = f.at(t.name);
     std::memcpy(m.params.data() + t.offset, st.data.data(), st.data.size());
   }
-  if (f.tensors.size() != param_layout(c).size())
-    fail(strfmt("%s: %zu tensors, the config needs %zu", path.c_str(), f.tensors.size(), param_layout(c).size()));
   return m;
 }
 
@@ -191,9 +206,13 @@ StateFile read_state_file(const std::string& path) {
   } catch (const std::exception&) {
     fail(strfmt("%s: malformed training-state header", P));
   }
-  const size_t n = sf.end - sf.begin, need = 16 + len + 8 * n;
-  if (buf.size() != need)
-    fail(strfmt("%s is %s: %zu bytes, expected %zu", P, buf.size() < need ? "truncated" : "malformed", buf.size(), need));
+  if (st.step < 0) fail(strfmt("%s: negative step %d in the training-state header", P, st.step));
+  // the counts come from the file: compare them with its size before any arithmetic can wrap
+  const size_t n = sf.end - sf.begin, avail = buf.size() - 16 - len;
+  if (n > avail / 8 || avail != 8 * n)
+    fail(strfmt("%s is %s: %zu bytes of moments, the header's %zu parameters need %s", P,
+                n > avail / 8 ? "truncated" : "malformed", avail, n,
+                n > avail / 8 ? "more" : strfmt("%zu", 8 * n).c_str()));
   st.m.resize(n);
   st.v.resize(n);
   std::memcpy(st.m.data(), buf.data() + 16 + len, 4 * n);

@@ -15,7 +15,10 @@ static int64_t dtype_size(const std::string& dt) {
   return -1;
 }
 
+// (a shape read from a file has been checked: its product fits an int64, or a dimension is 0)
 int64_t SafeTensor::numel() const {
+  for (auto d : shape)
+    if (d == 0) return 0;
   int64_t n = 1;
   for (auto d : shape) n *= d;
   return n;
@@ -84,7 +87,11 @@ SafeTensor make_tensor_i32(const std::vector<int64_t>& shape, const int32_t* dat
 SafeTensorsFile safetensors_read(const std::string& path) {
   int64_t size = file_size(path);
   if (size < 0) fail(strfmt("checkpoint %s does not exist", path.c_str()));
-  std::vector<uint8_t> buf = read_file(path);
+  if (is_directory(path)) fail(strfmt("%s is a directory, not a safetensors file", path.c_str()));
+  return safetensors_parse(read_file(path), path);
+}
+
+SafeTensorsFile safetensors_parse(const std::vector<uint8_t>& buf, const std::string& path) {
   const char* P = path.c_str();
   if (buf.size() < 8) fail(strfmt("%s is not a safetensors file: only %zu bytes", P, buf.size()));
   uint64_t hlen;
@@ -117,23 +124,44 @@ SafeTensorsFile safetensors_read(const std::string& path) {
     if (!e.is_object() || !e.contains("dtype") || !e.contains("shape") || !e.contains("data_offsets"))
       fail(strfmt("%s: tensor '%s' has a malformed header entry", P, it.key().c_str()));
     SafeTensor t;
+    const char* K = it.key().c_str();
+    if (!e["dtype"].is_string()) fail(strfmt("%s: tensor '%s' has a dtype that is not a string", P, K));
     t.dtype = e["dtype"].get<std::string>();
     int64_t es = dtype_size(t.dtype);
-    if (es < 0) fail(strfmt("%s: tensor '%s' has unsupported dtype %s", P, it.key().c_str(), t.dtype.c_str()));
+    if (es < 0) fail(strfmt("%s: tensor '%s' has unsupported dtype %s", P, K, t.dtype.c_str()));
+    if (!e["shape"].is_array()) fail(strfmt("%s: tensor '%s' has a shape that is not an array", P, K));
+    // bytes the shape needs, in unsigned arithmetic that saturates: a shape whose byte count passes
+    // the data section can never match its offsets, whatever its exact (possibly overflowing) value
+    uint64_t need = (uint64_t)es;
     for (auto& d : e["shape"]) {
-      if (!d.is_number_integer() || d.get<int64_t>() < 0)
-        fail(strfmt("%s: tensor '%s' has a bad shape", P, it.key().c_str()));
-      t.shape.push_back(d.get<int64_t>());
+      if (!d.is_number_integer() || (d.is_number_unsigned() ? false : d.get<int64_t>() < 0))
+        fail(strfmt("%s: tensor '%s' has a bad shape", P, K));
+      const uint64_t dim = d.get<uint64_t>();
+      if (dim > (uint64_t)INT64_MAX) fail(strfmt("%s: tensor '%s' has a bad shape", P, K));
+      t.shape.push_back((int64_t)dim);
+      need = dim == 0 ? 0 : need > data_bytes / dim + 1 ? data_bytes + 1 : need * dim;
+      if (need > data_bytes) need = data_bytes + 1;
     }
-    auto off = e["data_offsets"];
-    if (!off.is_array() || off.size() != 2) fail(strfmt("%s: tensor '%s' has bad data_offsets", P, it.key().c_str()));
+    const auto& off = e["data_offsets"];
+    if (!off.is_array() || off.size() != 2 || !off[0].is_number_unsigned() || !off[1].is_number_unsigned())
+      fail(strfmt("%s: tensor '%s' has bad data_offsets", P, K));
     uint64_t b = off[0].get<uint64_t>(), en = off[1].get<uint64_t>();
     if (b > en || en > data_bytes)
-      fail(strfmt("%s is truncated: tensor '%s' ends at byte %llu of a %llu-byte data section", P,
-                  it.key().c_str(), (unsigned long long)en, (unsigned long long)data_bytes));
-    if ((int64_t)(en - b) != t.numel() * es)
-      fail(strfmt("%s: tensor '%s' has %llu bytes, its shape needs %lld", P, it.key().c_str(),
-                  (unsigned long long)(en - b), (long long)(t.numel() * es)));
+      fail(strfmt("%s is truncated: tensor '%s' ends at byte %llu of a %llu-byte data section", P, K,
+                  (unsigned long long)en, (unsigned long long)data_bytes));
+    // a zero-size dimension makes a zero-byte tensor whatever the other dimensions say; otherwise
+    // the element count must fit an int64 (numel()) as well as match the bytes
+    if (en - b != need)
+      fail(strfmt("%s: tensor '%s' has %llu bytes, its shape needs %s", P, K, (unsigned long long)(en - b),
+                  need > data_bytes ? "more than the file holds" : strfmt("%llu", (unsigned long long)need).c_str()));
+    if (need == 0) {
+      uint64_t n = 1;  // the product of the non-zero dimensions must still be representable
+      for (int64_t d : t.shape)
+        if (d != 0) {
+          if (n > (uint64_t)INT64_MAX / (uint64_t)d) fail(strfmt("%s: tensor '%s' has a bad shape", P, K));
+          n *= (uint64_t)d;
+        }
+    }
     t.data.assign(data + b, data + en);
     ranges.push_back({b, en});
     f.tensors[it.key()] = std::move(t);

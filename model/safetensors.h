@@ -35,6 +35,8 @@ SafeTensor make_tensor_f32(const std::vector<int64_t>& shape, const float* data)
 SafeTensor make_tensor_i32(const std::vector<int64_t>& shape, const int32_t* data);
 
 SafeTensorsFile safetensors_read(const std::string& path);
+// The same checks on bytes already in memory; `path` names them in messages.
+SafeTensorsFile safetensors_parse(const std::vector<uint8_t>& bytes, const std::string& path);
 // Writes atomically (temp + fsync + rename).
 void safetensors_write(const std::string& path, const SafeTensorsFile& f);
 

@@ -1,7 +1,9 @@
 #include "runtime/file_io.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <glob.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -105,6 +107,73 @@ void make_dirs(const std::string& path) {
       fail(strfmt("cannot create directory %s: %s", cur.c_str(), std::strerror(errno)));
     i = j + 1;
   }
+}
+
+bool is_directory(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+void check_output_file(const std::string& path, const std::string& what) {
+  if (is_directory(path)) fail(strfmt("%s %s is a directory; give a file name", what.c_str(), path.c_str()));
+  const auto slash = path.find_last_of('/');
+  const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  if (!is_directory(dir))
+    fail(strfmt("%s %s: the folder %s does not exist (create it first)", what.c_str(), path.c_str(), dir.c_str()));
+  if (::access(dir.c_str(), W_OK) != 0)
+    fail(strfmt("%s %s: cannot write in %s: %s", what.c_str(), path.c_str(), dir.c_str(), std::strerror(errno)));
+}
+
+std::string canonical_path(const std::string& path) {
+  char* r = ::realpath(path.c_str(), nullptr);
+  if (!r) return path;
+  std::string out = r;
+  std::free(r);
+  return out;
+}
+
+DirLock::DirLock(const std::string& dir) {
+  const std::string path = dir + "/.lock";
+  fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd_ < 0) fail(strfmt("cannot create the lock file %s: %s", path.c_str(), std::strerror(errno)));
+  if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+    const int err = errno;
+    char pid[32] = {0};
+    ssize_t n = ::pread(fd_, pid, sizeof pid - 1, 0);
+    pid[n > 0 ? n : 0] = 0;
+    if (char* nl = std::strchr(pid, '\n')) *nl = 0;
+    ::close(fd_);
+    fd_ = -1;
+    if (err == EWOULDBLOCK)
+      fail(strfmt("%s is in use by another running process%s (it holds %s); wait for it or choose another "
+                  "directory", dir.c_str(), pid[0] ? strfmt(" (pid %s)", pid).c_str() : "", path.c_str()));
+    fail(strfmt("cannot lock %s: %s", path.c_str(), std::strerror(err)));
+  }
+  const std::string me = std::to_string(getpid()) + "\n";
+  if (::ftruncate(fd_, 0) == 0 && ::pwrite(fd_, me.data(), me.size(), 0) < 0) {
+    // the pid is only for the message of a second process; the lock holds without it
+  }
+}
+
+DirLock::~DirLock() {
+  if (fd_ >= 0) ::close(fd_);  // closing releases the lock; the file stays (unlinking it would race)
+}
+
+int remove_stale_temp_files(const std::string& dir) {
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return 0;
+  std::vector<std::string> stale;
+  while (dirent* e = ::readdir(d)) {
+    const char* t = std::strstr(e->d_name, ".tmp.");
+    if (!t || t == e->d_name) continue;
+    const char* p = t + 5;
+    while (*p >= '0' && *p <= '9') p++;
+    if (p != t + 5 && *p == 0) stale.push_back(dir + "/" + e->d_name);
+  }
+  ::closedir(d);
+  int n = 0;
+  for (const auto& f : stale) n += ::unlink(f.c_str()) == 0;
+  return n;
 }
 
 std::vector<std::string> glob_files(const std::string& pattern) {
