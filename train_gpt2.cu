@@ -20,12 +20,15 @@
 // (reduce-scatter of the gradients, update of the own shard, all-gather of the parameters) and
 // each rank checkpoints its shard. Rank 0 prints, logs and writes the model; validation is split
 // over the ranks. See docs/distributed.md.
+#include <dirent.h>
+
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <nlohmann/json.hpp>
 
 #include "app/backend.h"
@@ -201,6 +204,23 @@ static const char* signal_name(int sig) {
   return sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : sig == SIGHUP ? "SIGHUP" : "a signal";
 }
 
+// The name of a checkpoint file (model_*.safetensors, state_*.bin) in dir, or "".
+static std::string any_checkpoint_file(const std::string& dir) {
+  std::string found;
+  if (DIR* d = opendir(dir.c_str())) {
+    while (dirent* e = readdir(d)) {
+      const std::string n = e->d_name;
+      auto ends = [&](const char* suf) { return n.size() >= strlen(suf) && n.compare(n.size() - strlen(suf), strlen(suf), suf) == 0; };
+      if ((n.rfind("model_", 0) == 0 && ends(".safetensors")) || (n.rfind("state_", 0) == 0 && ends(".bin"))) {
+        found = n;
+        break;
+      }
+    }
+    closedir(d);
+  }
+  return found;
+}
+
 // --out, before anything is read or written: a folder (created when missing), locked for this
 // process (DirLock: a second trainer fails at once), and — for a fresh run — not one that
 // already holds a run (it would be overwritten piecemeal). Temp files of a writer that died are
@@ -212,15 +232,12 @@ static std::unique_ptr<DirLock> claim_run_dir(const RunConfig& rc) {
   if (rc.resume && !is_directory(rc.out)) fail(strfmt("--resume: %s does not exist", rc.out.c_str()));
   make_dirs(rc.out);
   auto lock = std::make_unique<DirLock>(rc.out);
+  // a folder with a log but no checkpoint (a run stopped before its first) holds nothing to lose:
+  // it is reused, and its log.jsonl gets a second "start" event
   if (!rc.resume) {
-    const int s = latest_checkpoint_step(rc.out);
-    const char* what = s >= 0                                  ? "checkpoints"
-                       : file_exists(rc.out + "/log.jsonl")   ? "log.jsonl"
-                       : file_exists(rc.out + "/config.toml") ? "config.toml"
-                                                              : nullptr;
-    if (what)
+    if (std::string f = any_checkpoint_file(rc.out); !f.empty())
       fail(strfmt("--out %s already holds a run (%s); continue it with --resume, or choose a new --out", rc.out.c_str(),
-                  what));
+                  f.c_str()));
   }
   if (int n = remove_stale_temp_files(rc.out))
     std::printf("note      : removed %d temp file(s) of an interrupted write in %s\n", n, rc.out.c_str());

@@ -37,6 +37,11 @@ expect_error "fresh run into a run directory" "$TRAIN" "${TINY[@]}" --steps 2 --
 grep -q -- '--resume' "$W/err.txt" && grep -q -- '--out' "$W/err.txt" && ok "  the message names --resume and --out" ||
   bad "  the refusal does not name --resume / --out"
 [ "$(digest "$W/runA")" = "$d0" ] && ok "the refused run changed nothing in the run directory" || bad "run directory changed"
+# a folder with a log but no checkpoint (a run stopped before its first) has nothing to lose: reused
+mkdir -p "$W/logonly" && printf '{"event":"start"}\n' >"$W/logonly/log.jsonl" && printf 'steps = 1\n' >"$W/logonly/config.toml"
+"$TRAIN" "${TINY[@]}" --steps 1 --out "$W/logonly" >/dev/null 2>&1 && [ -f "$W/logonly/model_00000001.safetensors" ] &&
+  [ "$(grep -c '"event":"start"' "$W/logonly/log.jsonl")" -eq 2 ] && ok "a folder with a log but no checkpoint is reused" ||
+  bad "a folder without checkpoints was refused"
 printf 'x' >"$W/afile"
 expect_error "--out is a file" "$TRAIN" "${TINY[@]}" --steps 1 --out "$W/afile"
 # a stale temp file of a writer that died (kill -9 in the middle of a checkpoint) is removed
@@ -69,7 +74,7 @@ grep -q '"event":"stopped"' "$W/locked/log.jsonl" && ok "log.jsonl records the s
 # the kernel released the lock with the process: a fresh run is now refused for holding a run,
 # no longer for being in use
 expect_error "fresh run into the stopped run's folder" "$TRAIN" "${TINY[@]}" --steps 2 --out "$W/locked"
-grep -q 'already holds a run' "$W/err.txt" && ok "  the lock died with its process" || bad "  lock still held"
+grep -q "already holds a run (model_" "$W/err.txt" && ok "  the lock died with its process" || bad "  lock still held"
 
 # ---- 2. graceful stop: bit-exact resume from a stop at a seeded random step -----------------------
 SEED=${LSSA_TEST_SEED:-20261202}
