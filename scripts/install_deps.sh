@@ -11,6 +11,9 @@ PACKAGES=(
   cmake ninja-build g++ pkg-config
   # C++ libraries
   libcli11-dev libgtest-dev nlohmann-json3-dev libpcre2-dev libopenblas-dev
+  # sanitizer build and fuzz targets (scripts/test.sh --sanitize): clang 14, its compiler-rt
+  # (ASan, UBSan and the libFuzzer runtime, libclang_rt.fuzzer-x86_64.a) and its OpenMP
+  clang-14 libclang-rt-14-dev libomp-14-dev
   # distributed CPU tests
   openmpi-bin libopenmpi-dev
   # the PyTorch oracle and plots (run with /usr/bin/python3)

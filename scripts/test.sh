@@ -5,6 +5,8 @@
 #
 #   scripts/test.sh            # build in ./build, run all tests
 #   LSSA_BUILD_DIR=b scripts/test.sh -R oracle   # extra arguments go to ctest
+#   scripts/test.sh --sanitize # clang + ASan + UBSan build in ./build-sanitize: the CPU unit
+#                              # tests, and the fuzz targets (seed corpus + 20 s each, fixed seed)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -14,6 +16,28 @@ JOBS=${LSSA_JOBS:-$(nproc)}
 scripts/install_deps.sh
 # The CUDA toolkit lives outside PATH on our machines; CMake finds nvcc through PATH.
 if ! command -v nvcc >/dev/null && [ -x /usr/local/cuda/bin/nvcc ]; then export PATH=/usr/local/cuda/bin:$PATH; fi
+
+if [ "${1:-}" = "--sanitize" ]; then
+  shift
+  # A separate build: every project target compiled by clang with ASan + UBSan (UBSan errors are
+  # fatal) and libFuzzer coverage; no CUDA, no MPI. Tests: the unit tests (the end-to-end shell
+  # tests, the oracle and the data-parallel runs are the plain build's) and the fuzz targets.
+  BUILD=${LSSA_SANITIZE_BUILD_DIR:-$ROOT/build-sanitize}
+  t0=$(date +%s)
+  cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang-14 \
+    -DCMAKE_CXX_COMPILER=clang++-14 -DLSSA_SANITIZE=ON -DLSSA_CUDA=OFF -DLSSA_MPI=OFF
+  cmake --build "$BUILD" -j"$JOBS"
+  t1=$(date +%s)
+  echo "test.sh --sanitize: build took $((t1 - t0)) s"
+  export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2} OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
+  # detect_leaks=0: the leak checker flags the OpenMP and OpenBLAS runtimes' thread pools
+  export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=1:strict_string_checks=1}
+  export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+  ctest --test-dir "$BUILD" --output-on-failure -j"$JOBS" \
+    -E '^(cli_|oracle_|setup_|reproduce_|plot_|DistTrain|comm_mpi|bench)' "$@"
+  echo "test.sh --sanitize: tests took $(($(date +%s) - t1)) s"
+  exit 0
+fi
 
 t0=$(date +%s)
 cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release
