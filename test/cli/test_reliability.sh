@@ -48,7 +48,7 @@ expect_error "--out is a file" "$TRAIN" "${TINY[@]}" --steps 1 --out "$W/afile"
 head -c 5000 "$W/runA/model_00000004.safetensors" >"$W/runA/model_00000006.safetensors.tmp.99999999"
 head -c 100 "$W/runA/state_00000004.bin" >"$W/runA/state_00000006.bin.tmp.4242"
 "$TRAIN" "${TINY[@]}" --steps 4 --ckpt-every 2 --out "$W/runA" --resume >"$W/resA.log" 2>&1 || bad "resume runA"
-if [ -z "$(ls "$W/runA" | grep '\.tmp\.')" ] && grep -q 'removed 2 temp file' "$W/resA.log"; then
+if [ -z "$(find "$W/runA" -name '*.tmp.*')" ] && grep -q 'removed 2 temp file' "$W/resA.log"; then
   ok "stale temp files of a dead writer removed on the next start"
 else
   bad "stale temp files: $(ls "$W/runA") / $(grep note "$W/resA.log")"
@@ -111,13 +111,14 @@ rc=$?
 PORT=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 DP=(--model tiny --vocab-size 64 --train-data "$W/s_train_*.bin" --batch 2 --total-batch 256 --lr 3e-3 --warmup 2
     --val-every 0 --threads 1 --zero 1 --steps 6)
+pids=()
 for r in 0 1; do
-  env RANK=$r WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=$PORT LSSA_TEST_KILL=1:3:15 \
+  env RANK=$r WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT="$PORT" LSSA_TEST_KILL=1:3:15 \
     "$TRAIN" "${DP[@]}" --out "$W/dp" >"$W/dp$r.log" 2>&1 &
-  eval "p$r=\$!"
+  pids+=($!)
 done
-wait $p0; rc0=$?
-wait $p1; rc1=$?
+wait "${pids[0]}"; rc0=$?
+wait "${pids[1]}"; rc1=$?
 if [ $rc0 -eq 143 ] && [ $rc1 -eq 143 ] && grep -q '^stopped by signal SIGTERM at step 3' "$W/dp0.log" &&
    [ -f "$W/dp/model_00000003.safetensors" ] && [ -f "$W/dp/state_00000003.rank0.bin" ] && [ -f "$W/dp/state_00000003.rank1.bin" ]; then
   ok "2 ranks (rank 1 signalled): both stop after step 3 with exit 143, every ZeRO-1 shard saved"
@@ -147,7 +148,7 @@ expect_error "out-of-vocabulary id at the end of a training shard" "$TRAIN" "${T
 grep -q 'token 19999 has id 64' "$W/err.txt" && ok "  the message names the position and the id" || bad "  oov message"
 expect_error "out-of-vocabulary id in a validation shard" "$TRAIN" "${TINY[@]}" --val-data "$W/oov_val.bin" --steps 2 --out "$W/v2"
 expect_error "validation shard shorter than one window" "$TRAIN" "${TINY[@]}" --val-data "$W/short_val.bin" --steps 2 --out "$W/v3"
-[ -z "$(ls "$W/v1" "$W/v2" "$W/v3" 2>/dev/null | grep -v ':$' | grep -v '^$')" ] && ok "bad data: nothing written" ||
+[ -z "$(find "$W/v1" "$W/v2" "$W/v3" -type f ! -name .lock 2>/dev/null)" ] && ok "bad data: nothing written" ||
   bad "bad data left files: $(ls "$W/v1" "$W/v2" "$W/v3")"
 mkdir -p "$W/dirshard.bin"
 expect_error "a directory given as a shard" "$TRAIN" "${TINY[@]}" --train-data "$W/dirshard.bin" --steps 1
@@ -198,7 +199,7 @@ open(dst, "wb").write(b[:8] + struct.pack("<Q", len(js)) + js + tail)
 EOF
 }
 mkstate() {  # mkstate NAME EXPR: a copy of the straight run at step 8 with a rewritten state header
-  rm -rf "$W/$1"; mkdir -p "$W/$1"
+  rm -rf "${W:?}/$1"; mkdir -p "$W/$1"
   cp "$CK" "$W/$1/"
   sthead "$W/straight/state_00000008.bin" "$W/$1/state_00000008.bin" "$2"
 }
