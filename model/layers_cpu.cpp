@@ -209,22 +209,6 @@ void residual_forward(R* out, const R* a, const R* b, int n) {
   for (int i = 0; i < n; i++) out[i] = a[i] + b[i];
 }
 
-void RopeTable::build(RopeScaling s, double base, int T_, int T_train, int HS_) {
-  T = T_;
-  HS = HS_;
-  const int H2 = HS / 2;
-  cos.resize((size_t)T * H2);
-  sin.resize((size_t)T * H2);
-  for (int t = 0; t < T; t++) {
-    double bt = rope_base_at(s, base, t, T, T_train, HS);
-    for (int i = 0; i < H2; i++) {
-      double a = rope_angle(bt, i, HS, t);
-      cos[(size_t)t * H2 + i] = std::cos(a);
-      sin[(size_t)t * H2 + i] = std::sin(a);
-    }
-  }
-}
-
 template <typename R>
 void rope_apply(R* qkv, const RopeTable& tab, int B, int T, int NH, int HS, int dir) {
   const int C = NH * HS, H2 = HS / 2;

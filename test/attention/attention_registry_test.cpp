@@ -105,9 +105,12 @@ TEST(AttnRegistry, ReweightingNeedsL1RowsAndAValidP) {
     }
   }
   // DESIGN §4.2: softmax (+ exp_l1), the 7 φ_l1, recentered_l1, l1_only, lssa (+ lssar),
-  // sigmoid_rowbias_l1
-  EXPECT_EQ(allowed, 14);
-  EXPECT_EQ(refused, (int)lssa::attn_registry().size() - 14);
+  // sigmoid_rowbias_l1 (variants added later follow attn_rows_l1, checked above)
+  for (const char* n : {"softmax", "exp_l1", "softplus_l1", "sigmoid_l1", "relu_l1", "relu2_l1", "relu6_l1", "gelu_l1",
+                        "mish_l1", "recentered_l1", "l1_only", "lssa", "lssar", "sigmoid_rowbias_l1"})
+    EXPECT_TRUE(lssa::attn_variant_reweightable(*lssa::attn_find(n))) << n;
+  EXPECT_GE(allowed, 14);
+  EXPECT_EQ(refused + allowed, (int)lssa::attn_registry().size());
   for (float bad : {0.5f, -1.f, std::nanf(""), INFINITY}) {
     AttnOptions o;
     o.reweight_p = bad;
@@ -124,7 +127,9 @@ TEST(AttnRegistry, AliasesAndDefaultP) {
     EXPECT_EQ(c.reweight_p, v.default_p) << v.name;
     EXPECT_EQ(lssa::attn_choose(v.name, true, 3.f).reweight_p, 3.f) << v.name;
     EXPECT_EQ(c.name, lssa::attn_canonical_name(v.name));
-    if (v.default_p > 0.f) EXPECT_TRUE(lssa::attn_variant_reweightable(v)) << v.name << ": default p on non-l1 rows";
+    if (v.default_p > 0.f) {
+      EXPECT_TRUE(lssa::attn_variant_reweightable(v)) << v.name << ": default p on non-l1 rows";
+    }
     if (v.alias_of) {
       const lssa::AttnVariantInfo* t = lssa::attn_find(v.alias_of);
       ASSERT_NE(t, nullptr) << v.name;
@@ -174,7 +179,9 @@ TEST(AttnRegistry, VariantFlagsMatchTheWeights) {
       rows_sum_to_one &= l1 == 0.0 || std::fabs(l1 - 1.0) < 1e-12;  // Z = 0 rows output 0
     }
     EXPECT_EQ(lssa::attn_variant_signed(v), negative) << v.name;
-    if (lssa::attn_variant_reweightable(v)) EXPECT_TRUE(rows_sum_to_one) << v.name;
+    if (lssa::attn_variant_reweightable(v)) {
+      EXPECT_TRUE(rows_sum_to_one) << v.name;
+    }
   }
 }
 
@@ -200,7 +207,9 @@ TEST(AttnRegistry, FusedRoutesAgreeWithTheFlags) {
       EXPECT_EQ(r.kind == lssa::FlashKind::Unnormalised, !lssa::attn_rows_l1(sp)) << v.name;
       EXPECT_EQ(r.kind == lssa::FlashKind::Softmax, sp.softmax || (sp.map == lssa::AttnMap::Exp && lssa::attn_rows_l1(sp)))
           << v.name;
-      if (r.kind == lssa::FlashKind::L1) EXPECT_EQ(r.map, sp.map) << v.name;
+      if (r.kind == lssa::FlashKind::L1) {
+        EXPECT_EQ(r.map, sp.map) << v.name;
+      }
       needed[(int)r.kind][(int)r.map] = true;
     }
   }
