@@ -46,8 +46,9 @@ enum class AttnMap : int {
   Relu6 = 6,
   Gelu = 7,  // erf form, signed
   Mish = 8,  // x·tanh(softplus(x)), signed
+  Softsign = 9,  // x/(1 + |x|), signed
 };
-constexpr int kAttnMapCount = 9;  // number of AttnMap values (the last one + 1)
+constexpr int kAttnMapCount = 10;  // number of AttnMap values (the last one + 1)
 
 // φ can be negative: the l1 normaliser then sums |φ| and its backward needs sign(φ) (every switch
 // on AttnMap has no default, so -Wswitch names each place a new map must be described).
@@ -62,6 +63,7 @@ constexpr bool attn_map_signed(AttnMap m) {
     case AttnMap::Relu6: return false;
     case AttnMap::Gelu: return true;
     case AttnMap::Mish: return true;
+    case AttnMap::Softsign: return true;
   }
   return true;
 }
@@ -222,6 +224,7 @@ LSSA_HD R attn_map(AttnMap m, R x) {
     case AttnMap::Relu6: return x > R(0) ? (x < R(6) ? x : R(6)) : R(0);
     case AttnMap::Gelu: return R(0.5) * x * (R(1) + erf(x * R(0.70710678118654752440)));
     case AttnMap::Mish: return x * mish_tanh_softplus(x, (R*)nullptr);
+    case AttnMap::Softsign: return x / (R(1) + fabs(x));
   }
   return x;
 }
@@ -263,6 +266,11 @@ LSSA_HD R attn_map_and_deriv(AttnMap m, R x, R* d) {
       R t = mish_tanh_softplus(x, &sig);
       *d = t + x * (R(1) - t * t) * sig;
       return x * t;
+    }
+    case AttnMap::Softsign: {  // softsign' = 1/(1 + |x|)²
+      R inv = R(1) / (R(1) + fabs(x));
+      *d = inv * inv;
+      return x * inv;
     }
   }
   *d = R(1);

@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "attention/attention.h"
+#include "model/layers_math.h"
 #include "runtime/error.h"
 #include "runtime/rng.h"
 
@@ -253,11 +254,7 @@ void Gpt2Cpu<R>::adamw_step(const AdamWConfig& opt, double lr, double grad_scale
     const size_t n = hi - lo;
 #pragma omp parallel for schedule(static)
     for (size_t i = 0; i < n; i++) {
-      R gi = g[i] * R(grad_scale);
-      m[i] = b1 * m[i] + (R(1) - b1) * gi;
-      v[i] = b2 * v[i] + (R(1) - b2) * gi * gi;
-      R mhat = m[i] / c1, vhat = v[i] / c2;
-      p[i] -= R(lr) * (mhat / (std::sqrt(vhat) + eps) + wd * p[i]);
+      p[i] = adamw_update(p[i], g[i] * R(grad_scale), &m[i], &v[i], b1, b2, c1, c2, eps, R(lr), wd);
     }
   }
 }
