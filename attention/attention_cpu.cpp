@@ -86,7 +86,8 @@ void row_forward(const AttnSpec& sp, int n, int T, Row<R>& row, bool with_deriv 
   }
   // transform
   const R shift = attn_recenter_shift<R>(sp, n);
-  for (int j = 0; j < n; j++) g[j] = attn_transform(sp, f[j], shift);
+  const AttnTransform tr = sp.transform;
+  for (int j = 0; j < n; j++) g[j] = attn_transform(tr, f[j], shift);
   // normaliser
   if (sp.norm == AttnNorm::L1) {
     R Z = 0;

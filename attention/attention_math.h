@@ -357,9 +357,10 @@ LSSA_HD R reweight_pow(R r, R p) {
 
 // Transform of the softmax probabilities / φ values: g = −f (inverse) | f − shift (recentered;
 // shift = attn_recenter_shift, 0 for every other variant).
+// (Takes the transform, not the spec, so that row loops hold it in a register.)
 template <typename R>
-LSSA_HD R attn_transform(const AttnSpec& s, R f, R shift) {
-  return s.transform == AttnTransform::Negate ? -f : f - shift;
+LSSA_HD R attn_transform(AttnTransform t, R f, R shift) {
+  return t == AttnTransform::Negate ? -f : f - shift;
 }
 
 // 1/Z of the l1 normaliser with the Z = 0 rule: a row whose weights are all 0 outputs 0 and passes

@@ -73,7 +73,7 @@ __device__ __forceinline__ float elem_f(const AttnSpec& sp, float s, const RowSt
   return sp.softmax ? expf(s - st.mx) / st.S : attn_map(sp.map, s);
 }
 __device__ __forceinline__ float elem_g(const AttnSpec& sp, float f, const RowConst& rc) {
-  return attn_transform(sp, f, rc.shift);
+  return attn_transform(sp.transform, f, rc.shift);
 }
 __device__ __forceinline__ float elem_a(const AttnSpec& sp, float g, const RowConst& rc, const RowStats& st) {
   if (sp.norm == AttnNorm::L1) return g * attn_l1_inv(st.Z);  // Z = 0: the row outputs 0
