@@ -50,8 +50,8 @@ static int generate_text(const EvalConfig& ec, const LoadedModel& lm, GPT2Config
   Sampler sampler({ec.top_k, ec.temperature, ec.seed}, cfg.V);
   std::unique_ptr<Gpt2Model> model = make_model(cfg, ec.device, stderr);  // stdout is the text
   model->set_params(lm.params);
-  std::fprintf(stderr, "eval_gpt2 | %s (step %d) | attn %s p=%g | %d prompt tokens + %d new, window %d%s | %s\n",
-               lm.path.c_str(), lm.step, cfg.attn.c_str(), cfg.attn_opt.reweight_p, (int)ids.size(), gc.max_new_tokens,
+  std::fprintf(stderr, "eval_gpt2 | %s (step %d) | attn %s p=%g (%s) | %d prompt tokens + %d new, window %d%s | %s\n",
+               lm.path.c_str(), lm.step, cfg.attn.c_str(), cfg.attn_opt.reweight_p, model->attention_impl().c_str(), (int)ids.size(), gc.max_new_tokens,
                gc.window, gc.window > cfg.T_train ? strfmt(" (rope scaling %s)", rope_scaling_name(scaling)).c_str() : "",
                sampler.greedy() ? "greedy"
                                 : strfmt("top-k %d, temperature %g, seed %llu", ec.top_k, ec.temperature,
@@ -77,7 +77,12 @@ static int run(int argc, char** argv) {
   set_cpu_threads(ec.threads);
   LoadedModel lm = load_model(ec.ckpt);
   GPT2Config cfg = lm.cfg;
-  if (!ec.attn.empty()) cfg.attn = attn_canonical_name(ec.attn);
+  cfg.attn_impl = attn_impl_choice_from_name(ec.attn_impl);
+  if (!ec.attn.empty()) {  // the named variant with its default p (lssar: 15), as train_gpt2 does
+    const AttnChoice choice = attn_choose(ec.attn, false, 0.f);
+    cfg.attn = choice.name;
+    cfg.attn_opt.reweight_p = choice.reweight_p;
+  }
   const RopeScaling scaling = rope_scaling_from_name(ec.rope_scaling);
   if (!ec.prompt.empty()) return generate_text(ec, lm, cfg, scaling);
   std::vector<int> lens;
@@ -91,13 +96,14 @@ static int run(int argc, char** argv) {
   for (float p : ps) {
     AttnOptions o = cfg.attn_opt;
     o.reweight_p = p;
-    attn_resolve(ec.attn.empty() ? cfg.attn : ec.attn, o, cfg.T_train);
+    attn_resolve(cfg.attn, o, cfg.T_train);
   }
   ShardSet data = ShardSet::open(ec.data, "--data");
   data.check_vocab(cfg.V, "--data");
 
   std::printf("eval_gpt2 | %s (step %d) | L=%d NH=%d C=%d T_train=%d | attn %s | rope scaling %s\n", lm.path.c_str(),
               lm.step, cfg.L, cfg.NH, cfg.C, cfg.T_train, cfg.attn.c_str(), rope_scaling_name(scaling));
+  std::string attn_impl;  // the implementation the model chose (printed with the first model)
   if (std::string n = blas_kernel_note(); !n.empty()) std::printf("note: %s\n", n.c_str());
   nlohmann::json records = nlohmann::json::array();
   std::vector<std::vector<double>> table(lens.size(), std::vector<double>(ps.size()));
@@ -106,6 +112,10 @@ static int run(int argc, char** argv) {
     c.attn_opt.reweight_p = ps[pi];
     std::unique_ptr<Gpt2Model> model = make_model(c, ec.device);
     model->set_params(lm.params);
+    if (model->attention_impl() != attn_impl) {
+      attn_impl = model->attention_impl();
+      std::printf("attn impl : %s (--attn-impl %s) at p=%g\n", attn_impl.c_str(), ec.attn_impl.c_str(), ps[pi]);
+    }
     for (size_t li = 0; li < lens.size(); li++) {
       const int len = lens[li];
       auto windows = sequential_windows(data, len, std::max<int64_t>(1, ec.tokens / len));
@@ -125,6 +135,7 @@ static int run(int argc, char** argv) {
                          {"reweight_p", ps[pi]},
                          {"rope_scaling", rope_scaling_name(scaling)},
                          {"attn", c.attn},
+                         {"attn_impl", model->attention_impl()},
                          {"loss", loss},
                          {"tokens", (int64_t)windows.size() * len},
                          {"windows", windows.size()},

@@ -290,6 +290,7 @@ static int run(int argc, char** argv, const LaunchInfo& li) {
       std::printf("note      : %s\n", n.c_str());
     std::printf("train_gpt2 | backend %s, %d threads | %zu parameters (%.1fM)\n%s", model->backend_name(),
                 cpu_threads(), n_params, n_params / 1e6, describe(rc).c_str());
+    std::printf("attn impl : %s (--attn-impl %s)\n", model->attention_impl().c_str(), attn_impl_choice_name(rc.gpt.attn_impl));
     std::printf("parallel  : %s | communicator %s | %d rank(s), ZeRO-%d\n", describe(li).c_str(), comm->name(),
                 li.world, zero ? 1 : 0);
     std::printf("data      : train %zu shards, %lld tokens (%lld windows/epoch)%s\n", train.files.size(),
@@ -339,7 +340,7 @@ static int run(int argc, char** argv, const LaunchInfo& li) {
   }
   JsonlLog log(rc.out.empty() || !main_rank ? "" : rc.out + "/log.jsonl");
   log.write({{"event", "start"}, {"step", start_step}, {"backend", model->backend_name()},
-             {"params", n_params}, {"world", li.world}, {"zero", zero ? 1 : 0}, {"config", fp}});
+             {"attn_impl", model->attention_impl()}, {"params", n_params}, {"world", li.world}, {"zero", zero ? 1 : 0}, {"config", fp}});
 
   int last_saved = rc.resume ? start_step : -1;
   auto save = [&](int step) {

@@ -91,6 +91,8 @@ void add_train_options(CLI::App& app, RunConfig& rc) {
   app.add_option("--sigmoid-bias", rc.sigmoid_bias, "bias of 'sigmoid': train (-ln T_train) | row (-ln n_i) | NUMBER")
       ->capture_default_str();
   app.add_option("--relu-divisor", rc.relu_divisor, "divisor of 'relu_seqlen': seq (T) | row (n_i)")->capture_default_str();
+  app.add_option("--attn-impl", rc.attn_impl, "attention implementation: auto (fused where supported) | fused | reference")
+      ->capture_default_str();
   app.add_option("--batch", rc.batch, "micro-batch size B per process")->capture_default_str();
   app.add_option("--total-batch", rc.total_batch, "tokens per optimizer step (gradient accumulation)")->capture_default_str();
   app.add_option("--steps", rc.steps, "optimizer steps")->capture_default_str();
@@ -136,7 +138,9 @@ void add_eval_options(CLI::App& app, EvalConfig& ec) {
   app.add_option("--len", ec.lens, "evaluation lengths, comma-separated (default: 1,2,4,8,16 x T_train)");
   app.add_option("--reweight-p", ec.reweight_p, "re-weighting exponents, comma-separated (default: the checkpoint's, 0 unless trained with one)");
   app.add_option("--rope-scaling", ec.rope_scaling, "RoPE scaling beyond T_train: ntk | none | dynamic")->capture_default_str();
-  app.add_option("--attn", ec.attn, "override the checkpoint's attention variant");
+  app.add_option("--attn", ec.attn, "override the checkpoint's attention variant (and its default p: lssar = 15)");
+  app.add_option("--attn-impl", ec.attn_impl, "attention implementation: auto (fused where supported) | fused | reference")
+      ->capture_default_str();
   app.add_option("--tokens", ec.tokens, "evaluation budget per length, in tokens (at least one window)")->capture_default_str();
   app.add_option("--json", ec.json, "write the results as a JSON list of records");
   app.add_option("--device", ec.device, "auto | cpu | cuda")->capture_default_str();
@@ -171,12 +175,14 @@ void validate(RunConfig& rc, int world) {
   if (!(rc.rope_base > 1.f) || !std::isfinite(rc.rope_base))
     fail(strfmt("--rope-base must be a finite number > 1, got %g", rc.rope_base));
   g.rope_base = rc.rope_base;
-  g.attn = attn_canonical_name(rc.attn);
+  // --reweight-p 0 (the default) means "not given": the variant's default p (lssar: 15)
+  const AttnChoice choice = attn_choose(rc.attn, rc.reweight_p != 0.f, rc.reweight_p);
+  g.attn = choice.name;
   g.attn_opt.sigmoid_bias = rc.sigmoid_bias;
   g.attn_opt.relu_divisor = rc.relu_divisor;
-  g.attn_opt.reweight_p = rc.reweight_p;
-  if (rc.attn == "lssar" && rc.reweight_p == 0.f) g.attn_opt.reweight_p = kLssarDefaultP;
-  (void)attn_resolve(rc.attn, g.attn_opt, g.T_train);  // throws on bad options
+  g.attn_opt.reweight_p = choice.reweight_p;
+  (void)g.attn_spec();  // throws on bad options
+  g.attn_impl = attn_impl_choice_from_name(rc.attn_impl);
   if (rc.batch <= 0) fail(strfmt("--batch must be positive, got %d", rc.batch));
   if (rc.steps <= 0) fail(strfmt("--steps must be positive, got %d", rc.steps));
   const int64_t per_step = (int64_t)rc.batch * g.T_train * world;
@@ -258,6 +264,7 @@ void validate(EvalConfig& ec) {
   if (ec.rope_scaling != "ntk" && ec.rope_scaling != "none" && ec.rope_scaling != "dynamic")
     fail(strfmt("--rope-scaling must be ntk, none or dynamic, got '%s'", ec.rope_scaling.c_str()));
   if (!ec.attn.empty()) attn_canonical_name(ec.attn);
+  attn_impl_choice_from_name(ec.attn_impl);
   if (ec.tokens <= 0) fail("--tokens must be positive");
   if (ec.threads < 0) fail("--threads must be >= 0");
   check_device(ec.device);
@@ -268,8 +275,9 @@ std::string describe(const RunConfig& rc) {
   std::string s;
   s += strfmt("model     : %s  L=%d NH=%d C=%d HS=%d V=%d (Vp=%d) T=%d rope_base=%g\n", rc.model.c_str(), g.L, g.NH,
               g.C, g.HS(), g.V, g.Vp, g.T_train, g.rope_base);
-  s += strfmt("attention : %s  reweight_p=%g sigmoid_bias=%s relu_divisor=%s\n", g.attn.c_str(), g.attn_opt.reweight_p,
-              g.attn_opt.sigmoid_bias.c_str(), g.attn_opt.relu_divisor.c_str());
+  s += strfmt("attention : %s  reweight_p=%g sigmoid_bias=%s relu_divisor=%s attn_impl=%s\n", g.attn.c_str(),
+              g.attn_opt.reweight_p, g.attn_opt.sigmoid_bias.c_str(), g.attn_opt.relu_divisor.c_str(),
+              attn_impl_choice_name(g.attn_impl));
   s += strfmt("batch     : B=%d T=%d total=%lld tokens/step (grad accum %d)\n", rc.batch, g.T_train,
               (long long)rc.total_batch, rc.grad_accum);
   s += strfmt("optimizer : AdamW lr=%g warmup=%d cosine to %g, wd=%g, clip=%g, betas=(%g,%g), eps=%g, steps=%d, seed=%llu\n",

@@ -26,6 +26,7 @@ struct RunConfig {
   float reweight_p = 0.f;         // 0 = off
   std::string sigmoid_bias = "train";
   std::string relu_divisor = "seq";
+  std::string attn_impl = "auto";  // auto | fused | reference (attention/attention.h)
   // optimisation (DESIGN §6 defaults: llm.c's 124M recipe)
   int batch = 16;                 // micro-batch B per process
   int64_t total_batch = 524288;   // tokens per optimizer step (gradient accumulation)
@@ -72,6 +73,7 @@ struct EvalConfig {
   std::string reweight_p;                // e.g. "0,15"; empty = the checkpoint's p
   std::string rope_scaling = "ntk";      // ntk | none | dynamic
   std::string attn;                      // override the checkpoint's variant
+  std::string attn_impl = "auto";        // auto | fused | reference (attention/attention.h)
   int64_t tokens = 65536;                // evaluation budget per length (≥ one window)
   std::string json;                      // write records here
   std::string device = "auto";

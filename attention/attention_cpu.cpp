@@ -85,18 +85,15 @@ void row_forward(const AttnSpec& sp, int n, int T, Row<R>& row, bool with_deriv 
     for (int j = 0; j < n; j++) f[j] = attn_map(sp.map, s[j]);
   }
   // transform
-  if (sp.transform == AttnTransform::Negate) {
-    for (int j = 0; j < n; j++) g[j] = -f[j];
-  } else {
-    R shift = attn_recenter_shift<R>(sp, n);
-    for (int j = 0; j < n; j++) g[j] = f[j] - shift;
-  }
+  const R shift = attn_recenter_shift<R>(sp, n);
+  const AttnTransform tr = sp.transform;
+  for (int j = 0; j < n; j++) g[j] = attn_transform(tr, f[j], shift);
   // normaliser
   if (sp.norm == AttnNorm::L1) {
     R Z = 0;
     for (int j = 0; j < n; j++) Z += std::fabs(g[j]);
     row.Z = Z;
-    R inv = Z > R(0) ? R(1) / Z : R(0);  // Z = 0: the row outputs 0 (DESIGN §4.4)
+    const R inv = attn_l1_inv(Z);  // Z = 0: the row outputs 0 (DESIGN §4.4)
     for (int j = 0; j < n; j++) a[j] = g[j] * inv;
   } else {
     row.D = attn_fixed_divisor<R>(sp, n, T);
@@ -109,16 +106,13 @@ void row_forward(const AttnSpec& sp, int n, int T, Row<R>& row, bool with_deriv 
     R off = reweight_offset<R>(n), rmax = 0;
     R* r = row.r.data();
     for (int j = 0; j < n; j++) {
-      r[j] = R(n) * a[j] - off;  // u_j
+      r[j] = reweight_u(R(n), a[j], off);
       rmax = std::max(rmax, r[j]);
     }
     row.rmax = rmax;
     if (rmax > R(0)) {
       R W = 0, inv = R(1) / rmax, cutoff = reweight_cutoff(R(sp.reweight_p));
-      for (int j = 0; j < n; j++) {
-        R x = r[j] * inv;
-        r[j] = x >= cutoff ? x : R(0);  // relu(u)/max relu(u), subnormal powers flushed to 0
-      }
+      for (int j = 0; j < n; j++) r[j] = reweight_ratio(r[j], inv, cutoff);
       reweight_pow_row(r, n, R(sp.reweight_p), row.w.data(), row.tmp.data());
       for (int j = 0; j < n; j++) W += row.w[j];
       row.W = W;
@@ -147,20 +141,14 @@ void row_backward(const AttnSpec& sp, int n, Row<R>& row, R* dw, R* ds) {
     R p = R(sp.reweight_p), k = p / (row.W * row.rmax) * R(n);
     std::vector<R>& rp1 = row.tmp2;  // r^(p−1)
     reweight_pow_row(row.r.data(), n, p - R(1), rp1.data(), row.tmp.data());
-    for (int j = 0; j < n; j++) {
-      R r = row.r[j];
-      d[j] = r > R(0) ? (d[j] - c) * k * rp1[j] : R(0);
-    }
+    for (int j = 0; j < n; j++) d[j] = reweight_backward(d[j], c, k, row.r[j], rp1[j]);
   }
   if (sp.norm == AttnNorm::L1) {
     if (row.Z > R(0)) {
       R c = 0;
       for (int j = 0; j < n; j++) c += a[j] * d[j];
-      R inv = R(1) / row.Z;
-      for (int j = 0; j < n; j++) {
-        R sg = g[j] > R(0) ? R(1) : (g[j] < R(0) ? R(-1) : R(0));
-        d[j] = (d[j] - sg * c) * inv;
-      }
+      const R inv = attn_l1_inv(row.Z);
+      for (int j = 0; j < n; j++) d[j] = attn_l1_backward(d[j], attn_sign(g[j]), c, inv);
     } else {
       for (int j = 0; j < n; j++) d[j] = 0;  // Z = 0 passes no gradient
     }
@@ -173,7 +161,7 @@ void row_backward(const AttnSpec& sp, int n, Row<R>& row, R* dw, R* ds) {
   if (sp.softmax) {
     R c = 0;
     for (int j = 0; j < n; j++) c += f[j] * d[j];
-    for (int j = 0; j < n; j++) ds[j] = f[j] * (d[j] - c);
+    for (int j = 0; j < n; j++) ds[j] = attn_softmax_backward(f[j], d[j], c);
   } else {
     for (int j = 0; j < n; j++) ds[j] = row.df[j] * d[j];
   }
@@ -182,8 +170,7 @@ void row_backward(const AttnSpec& sp, int n, Row<R>& row, R* dw, R* ds) {
 // Unit vectors for LSSA's cosine score: x / max(‖x‖, eps); returns the divisor.
 template <typename R>
 R normalize_into(const R* x, R* y, int HS) {
-  R nrm = std::sqrt(dot(x, x, HS));
-  R div = std::max(nrm, R(kNormalizeEps));
+  const R div = attn_norm_divisor(dot(x, x, HS));
   for (int i = 0; i < HS; i++) y[i] = x[i] / div;
   return div;
 }
@@ -191,8 +178,7 @@ R normalize_into(const R* x, R* y, int HS) {
 // dx from dy through y = x / max(‖x‖, eps).
 template <typename R>
 void normalize_backward(const R* y, R div, const R* dy, R* dx, int HS) {
-  bool clamped = div <= R(kNormalizeEps);
-  R c = clamped ? R(0) : dot(y, dy, HS);
+  const R c = attn_norm_clamped(div) ? R(0) : dot(y, dy, HS);
   for (int i = 0; i < HS; i++) dx[i] = (dy[i] - y[i] * c) / div;
 }
 
@@ -232,7 +218,7 @@ R layernorm_noaffine(R* x, int HS) {
   mean /= HS;
   for (int i = 0; i < HS; i++) var += (x[i] - mean) * (x[i] - mean);
   var /= HS;
-  R rstd = R(1) / std::sqrt(var + R(kLayerNormEps));
+  const R rstd = layernorm_rstd(var);
   for (int i = 0; i < HS; i++) x[i] = (x[i] - mean) * rstd;
   return rstd;
 }

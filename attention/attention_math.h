@@ -34,7 +34,8 @@ enum class AttnScore : int {
   Cosine = 1,  // LSSA: s = c_i · (q/‖q‖)·(k/‖k‖), c_i = ln(HS)·ln(n_i)
 };
 
-// The element-wise map φ.
+// The element-wise map φ. A new φ: a value here, its facts in attn_map_signed, its math in
+// attn_map / attn_map_and_deriv (docs/adding_an_attention_variant.md).
 enum class AttnMap : int {
   Identity = 0,
   Exp = 1,
@@ -45,7 +46,27 @@ enum class AttnMap : int {
   Relu6 = 6,
   Gelu = 7,  // erf form, signed
   Mish = 8,  // x·tanh(softplus(x)), signed
+  Softsign = 9,  // x/(1 + |x|), signed
 };
+constexpr int kAttnMapCount = 10;  // number of AttnMap values (the last one + 1)
+
+// φ can be negative: the l1 normaliser then sums |φ| and its backward needs sign(φ) (every switch
+// on AttnMap has no default, so -Wswitch names each place a new map must be described).
+constexpr bool attn_map_signed(AttnMap m) {
+  switch (m) {
+    case AttnMap::Identity: return true;
+    case AttnMap::Exp: return false;
+    case AttnMap::Softplus: return false;
+    case AttnMap::Sigmoid: return false;
+    case AttnMap::Relu: return false;
+    case AttnMap::Relu2: return false;
+    case AttnMap::Relu6: return false;
+    case AttnMap::Gelu: return true;
+    case AttnMap::Mish: return true;
+    case AttnMap::Softsign: return true;
+  }
+  return true;
+}
 
 // Transform applied to the softmax probabilities (Table 1 variants).
 enum class AttnTransform : int {
@@ -83,8 +104,13 @@ struct AttnSpec {
 };
 
 // Rows are l1-normalised (Σ_j |a_ij| = 1), so re-weighting is defined.
-LSSA_HD bool attn_rows_l1(const AttnSpec& s) {
+constexpr bool attn_rows_l1(const AttnSpec& s) {
   return s.norm == AttnNorm::L1 || (s.softmax && s.transform == AttnTransform::None);
+}
+
+// The weights g before the normaliser can be negative (a signed φ, or a transform of softmax).
+constexpr bool attn_weights_signed(const AttnSpec& s) {
+  return s.transform != AttnTransform::None || (!s.softmax && attn_map_signed(s.map));
 }
 
 constexpr double kLayerNormEps = 1e-5;   // relu_shen's LayerNorm and the model's LayerNorms
@@ -198,6 +224,7 @@ LSSA_HD R attn_map(AttnMap m, R x) {
     case AttnMap::Relu6: return x > R(0) ? (x < R(6) ? x : R(6)) : R(0);
     case AttnMap::Gelu: return R(0.5) * x * (R(1) + erf(x * R(0.70710678118654752440)));
     case AttnMap::Mish: return x * mish_tanh_softplus(x, (R*)nullptr);
+    case AttnMap::Softsign: return x / (R(1) + fabs(x));
   }
   return x;
 }
@@ -239,6 +266,11 @@ LSSA_HD R attn_map_and_deriv(AttnMap m, R x, R* d) {
       R t = mish_tanh_softplus(x, &sig);
       *d = t + x * (R(1) - t * t) * sig;
       return x * t;
+    }
+    case AttnMap::Softsign: {  // softsign' = 1/(1 + |x|)²
+      R inv = R(1) / (R(1) + fabs(x));
+      *d = inv * inv;
+      return x * inv;
     }
   }
   *d = R(1);
@@ -316,6 +348,88 @@ LSSA_HD R reweight_pow(R r, R p) {
     return acc;
   }
   return pow(r, p);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The row pipeline, step by step: the formulas the CPU reference (attention_cpu.cpp), the GPU
+// reference (cuda/attention_reference.cu) and the fused kernels (cuda/flash_kernels.cuh) share.
+// Each backend keeps only its loops and reductions; docs/attention_math.md derives them.
+
+// Transform of the softmax probabilities / φ values: g = −f (inverse) | f − shift (recentered;
+// shift = attn_recenter_shift, 0 for every other variant).
+// (Takes the transform, not the spec, so that row loops hold it in a register.)
+template <typename R>
+LSSA_HD R attn_transform(AttnTransform t, R f, R shift) {
+  return t == AttnTransform::Negate ? -f : f - shift;
+}
+
+// 1/Z of the l1 normaliser with the Z = 0 rule: a row whose weights are all 0 outputs 0 and passes
+// no gradient (multiplying by 0 instead of dividing by 0).
+template <typename R>
+LSSA_HD R attn_l1_inv(R Z) {
+  return Z > R(0) ? R(1) / Z : R(0);
+}
+
+// sign(g) ∈ {−1, 0, 1}: the derivative of |g| in Z = Σ|g| (0 at g = 0, where φ' is 0 or the
+// weight does not count).
+template <typename R>
+LSSA_HD R attn_sign(R g) {
+  return g > R(0) ? R(1) : (g < R(0) ? R(-1) : R(0));
+}
+
+// Re-weighting's centred weight u_j = n·a_j − o_n (DESIGN §4.2); n as a real (the row's key count).
+template <typename R>
+LSSA_HD R reweight_u(R n, R a, R off) {
+  return n * a - off;
+}
+
+// r_j = relu(u_j)/max_j relu(u_j) ∈ [0, 1] from inv_rmax = 1/max (max > 0), with r below `cutoff`
+// (reweight_cutoff) flushed to 0 so that r^p never goes subnormal.
+template <typename R>
+LSSA_HD R reweight_ratio(R u, R inv_rmax, R cutoff) {
+  const R x = u * inv_rmax;
+  return x >= cutoff ? x : R(0);
+}
+
+// ---- backward of the pipeline, one element at a time. d = dL/d(output of the step).
+
+// Through w = r^p / W (re-weighted rows): dL/da_j = (d_j − c1)·k·r_j^(p−1) for r_j > 0, else 0,
+// with c1 = Σ_j w_j d_j and k = p·n/(W·rmax) (rmax cancels in the ratio, so it carries no gradient).
+template <typename R>
+LSSA_HD R reweight_backward(R d, R c1, R k, R r, R r_pow_pm1) {
+  return r > R(0) ? (d - c1) * k * r_pow_pm1 : R(0);
+}
+
+// Through a = g/Z, Z = Σ|g|: dL/dg_j = (d_j − sign(g_j)·c2)/Z, c2 = Σ_j a_j d_j; inv_Z from
+// attn_l1_inv (0 when Z = 0: no gradient).
+template <typename R>
+LSSA_HD R attn_l1_backward(R d, R sgn, R c2, R inv_Z) {
+  return (d - sgn * c2) * inv_Z;
+}
+
+// Through the softmax p = exp(s − m)/Σexp: dL/ds_j = p_j·(d_j − c3), c3 = Σ_j p_j d_j.
+template <typename R>
+LSSA_HD R attn_softmax_backward(R p, R d, R c3) {
+  return p * (d - c3);
+}
+
+// LSSA's unit vectors: x̂ = x / max(‖x‖, ε) (as F.normalize); the divisor from Σx².
+template <typename R>
+LSSA_HD R attn_norm_divisor(R sum_sq) {
+  const R n = sqrt(sum_sq);
+  return n > R(kNormalizeEps) ? n : R(kNormalizeEps);
+}
+// Backward through x̂ = x/div: dx = (dx̂ − x̂·(x̂·dx̂))/div; a clamped norm (div = ε) is a constant
+// divisor, so no projection.
+template <typename R>
+LSSA_HD bool attn_norm_clamped(R div) {
+  return div <= R(kNormalizeEps);
+}
+
+// relu_shen's LayerNorm over HS (no affine) and the model's LayerNorms: 1/√(var + ε), one ε.
+template <typename R>
+LSSA_HD R layernorm_rstd(R var) {
+  return R(1) / sqrt(var + R(kLayerNormEps));
 }
 
 }  // namespace lssa

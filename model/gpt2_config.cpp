@@ -1,5 +1,7 @@
 #include "model/gpt2_config.h"
 
+#include <cmath>
+
 #include "model/rope.h"
 #include "runtime/error.h"
 
@@ -93,6 +95,22 @@ RopeScaling rope_scaling_from_name(const std::string& name) {
   if (name == "none") return RopeScaling::None;
   if (name == "dynamic") return RopeScaling::Dynamic;
   fail(strfmt("unknown RoPE scaling '%s' (ntk, none, dynamic)", name.c_str()));
+}
+
+void RopeTable::build(RopeScaling s, double base, int T_, int T_train, int HS_) {
+  T = T_;
+  HS = HS_;
+  const int H2 = HS / 2;
+  cos.resize((size_t)T * H2);
+  sin.resize((size_t)T * H2);
+  for (int t = 0; t < T; t++) {
+    double bt = rope_base_at(s, base, t, T, T_train, HS);
+    for (int i = 0; i < H2; i++) {
+      double a = rope_angle(bt, i, HS, t);
+      cos[(size_t)t * H2 + i] = std::cos(a);
+      sin[(size_t)t * H2 + i] = std::sin(a);
+    }
+  }
 }
 
 }  // namespace lssa

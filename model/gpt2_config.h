@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "attention/attention.h"
 #include "attention/registry.h"
 
 namespace lssa {
@@ -25,7 +26,8 @@ struct GPT2Config {
   int T_train = 1024;    // training sequence length (the model's "max length"; RoPE has no limit)
   float rope_base = 10000.f;
   std::string attn = "softmax";  // canonical registry name
-  AttnOptions attn_opt;          // sigmoid bias, relu divisor, re-weighting p
+  AttnOptions attn_opt;          // sigmoid bias, relu divisor, re-weighting p (as runs: defaults applied)
+  AttnImplChoice attn_impl = AttnImplChoice::Auto;  // --attn-impl: a run-time choice, not in checkpoints
   int HS() const { return C / NH; }
   AttnSpec attn_spec() const { return attn_resolve(attn, attn_opt, T_train); }
 };

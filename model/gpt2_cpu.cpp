@@ -5,7 +5,8 @@
 #include <cmath>
 #include <limits>
 
-#include "attention/attention_cpu.h"
+#include "attention/attention.h"
+#include "model/layers_math.h"
 #include "runtime/error.h"
 #include "runtime/rng.h"
 
@@ -30,9 +31,32 @@ std::vector<float> gpt2_init_params(const GPT2Config& cfg, uint64_t seed) {
   return p;
 }
 
+namespace {
+template <typename R>
+constexpr AttnDType kAttnDType = sizeof(R) == sizeof(double) ? AttnDType::F64 : AttnDType::F32;
+}  // namespace
+
+template <typename R>
+AttnParams Gpt2Cpu<R>::attn_params(const R* out, const R* qkv, const R* dout, R* dqkv, int B, int T) const {
+  AttnParams p;
+  p.spec = spec_;
+  p.shape = {B, T, cfg_.NH, cfg_.HS()};
+  p.dtype = kAttnDType<R>;
+  p.qkv = qkv;
+  p.out = const_cast<R*>(out);  // written by forward(), read by backward()
+  p.dout = dout;
+  p.dqkv = dqkv;
+  return p;  // the CPU reference needs no caller-owned workspace (AttnWorkspace is 0)
+}
+
 template <typename R>
 Gpt2Cpu<R>::Gpt2Cpu(const GPT2Config& cfg)
-    : cfg_(cfg), spec_(cfg.attn_spec()), off_(param_offsets(cfg)), layout_(param_layout(cfg)) {
+    : cfg_(cfg),
+      spec_(cfg.attn_spec()),
+      attn_(&attention_select(cfg.attn_impl, {&attention_cpu_reference()}, spec_, {0, cfg.T_train, cfg.NH, cfg.HS()},
+                              kAttnDType<R>)),
+      off_(param_offsets(cfg)),
+      layout_(param_layout(cfg)) {
   params.assign(off_.total, R(0));
   grads.assign(off_.total, R(0));
   adam_m.assign(off_.total, R(0));
@@ -102,7 +126,7 @@ double Gpt2Cpu<R>::forward(const int* tokens, const int* targets, int B, int T, 
                       P + o.ln1b + l * C, N, C);
     matmul_forward(qkv, ln1, P + o.qkvw + (size_t)l * 3 * C * C, P + o.qkvb + l * 3 * C, N, C, 3 * C);
     rope_apply(qkv, rope_, B, T, NH, HS, +1);
-    attention_forward_cpu(spec_, atty, qkv, B, T, NH, HS);
+    attn_->forward(attn_params(atty, qkv, nullptr, nullptr, B, T));
     matmul_forward(a.scratch.data(), atty, P + o.attprojw + (size_t)l * C * C, P + o.attprojb + l * C, N, C, C);
     residual_forward(res2, x, a.scratch.data(), (int)NC);
     layernorm_forward(ln2, a.ln2_mean.data() + l * N, a.ln2_rstd.data() + l * N, res2, P + o.ln2w + l * C,
@@ -172,7 +196,7 @@ void Gpt2Cpu<R>::backward(float loss_scale) {
     // dres now holds dL/d(residual2) = dL/dx through the attention's skip connection
     matmul_backward(datt.data(), G + o.attprojw + (size_t)l * C * C, G + o.attprojb + l * C, dres.data(), atty,
                     P + o.attprojw + (size_t)l * C * C, N, C, C);
-    attention_backward_cpu(spec_, dqkv.data(), datt.data(), qkv, B, T, NH, HS);
+    attn_->backward(attn_params(atty, qkv, datt.data(), dqkv.data(), B, T));
     rope_apply(dqkv.data(), rope_, B, T, NH, HS, -1);
     matmul_backward(dln.data(), G + o.qkvw + (size_t)l * 3 * C * C, G + o.qkvb + l * 3 * C, dqkv.data(), ln1,
                     P + o.qkvw + (size_t)l * 3 * C * C, N, C, 3 * C);
@@ -230,11 +254,7 @@ void Gpt2Cpu<R>::adamw_step(const AdamWConfig& opt, double lr, double grad_scale
     const size_t n = hi - lo;
 #pragma omp parallel for schedule(static)
     for (size_t i = 0; i < n; i++) {
-      R gi = g[i] * R(grad_scale);
-      m[i] = b1 * m[i] + (R(1) - b1) * gi;
-      v[i] = b2 * v[i] + (R(1) - b2) * gi * gi;
-      R mhat = m[i] / c1, vhat = v[i] / c2;
-      p[i] -= R(lr) * (mhat / (std::sqrt(vhat) + eps) + wd * p[i]);
+      p[i] = adamw_update(p[i], g[i] * R(grad_scale), &m[i], &v[i], b1, b2, c1, c2, eps, R(lr), wd);
     }
   }
 }

@@ -23,6 +23,7 @@ class Gpt2Cpu final : public Gpt2Model {
   explicit Gpt2Cpu(const GPT2Config& cfg);
 
   const GPT2Config& config() const override { return cfg_; }
+  std::string attention_impl() const override { return attn_->name(); }
   const char* backend_name() const override { return "cpu"; }
   size_t num_params() const override { return params.size(); }
   MemSpace memory() const override { return MemSpace::Host; }
@@ -71,9 +72,12 @@ class Gpt2Cpu final : public Gpt2Model {
     std::vector<R> dqkv;                      // (B, T, 3C)
   };
   void ensure_acts(int B, int T);
+  // One attention call's parameters (attention/attention.h) for layer tensors of shape (B, T, ·).
+  AttnParams attn_params(const R* out, const R* qkv, const R* dout, R* dqkv, int B, int T) const;
 
   GPT2Config cfg_;
   AttnSpec spec_;
+  const Attention* attn_;  // attention_select()ed at construction (the CPU reference)
   ParamOffsets off_;
   std::vector<ParamTensor> layout_;
   Acts a_;

@@ -3,6 +3,8 @@
 // independent of the thread count (matmuls: OpenBLAS does not split the K reduction).
 #include "model/layers_cpu.h"
 
+#include "model/layers_math.h"
+
 #include <omp.h>
 
 #include <algorithm>
@@ -41,7 +43,7 @@ void layernorm_forward(R* out, R* mean, R* rstd, const R* inp, const R* w, const
     R v = 0;
     for (int c = 0; c < C; c++) v += (x[c] - m) * (x[c] - m);
     v /= C;
-    R s = R(1) / std::sqrt(v + R(1e-5));
+    R s = layernorm_rstd(v);
     R* o = out + (size_t)i * C;
     for (int c = 0; c < C; c++) o[c] = (x[c] - m) * s * w[c] + b[c];
     mean[i] = m;
@@ -179,50 +181,23 @@ void matmul_backward(R* dinp, R* dW, R* dbias, const R* dout, const R* inp, cons
   }
 }
 
-// GELU (tanh): 0.5·x·(1 + tanh(√(2/π)(x + 0.044715x³)))
+// GELU (tanh): model/layers_math.h
 template <typename R>
 void gelu_forward(R* out, const R* inp, int n) {
-  const R k = std::sqrt(R(2) / R(M_PI));
 #pragma omp parallel for schedule(static)
-  for (int i = 0; i < n; i++) {
-    R x = inp[i];
-    out[i] = R(0.5) * x * (R(1) + std::tanh(k * (x + R(0.044715) * x * x * x)));
-  }
+  for (int i = 0; i < n; i++) out[i] = gelu_tanh(inp[i]);
 }
 
 template <typename R>
 void gelu_backward(R* dinp, const R* inp, const R* dout, int n) {
-  const R k = std::sqrt(R(2) / R(M_PI));
 #pragma omp parallel for schedule(static)
-  for (int i = 0; i < n; i++) {
-    R x = inp[i];
-    R u = k * (x + R(0.044715) * x * x * x);
-    R t = std::tanh(u);
-    R du = k * (R(1) + R(3) * R(0.044715) * x * x);
-    dinp[i] = (R(0.5) * (R(1) + t) + R(0.5) * x * (R(1) - t * t) * du) * dout[i];
-  }
+  for (int i = 0; i < n; i++) dinp[i] = gelu_tanh_deriv(inp[i]) * dout[i];
 }
 
 template <typename R>
 void residual_forward(R* out, const R* a, const R* b, int n) {
 #pragma omp parallel for schedule(static)
   for (int i = 0; i < n; i++) out[i] = a[i] + b[i];
-}
-
-void RopeTable::build(RopeScaling s, double base, int T_, int T_train, int HS_) {
-  T = T_;
-  HS = HS_;
-  const int H2 = HS / 2;
-  cos.resize((size_t)T * H2);
-  sin.resize((size_t)T * H2);
-  for (int t = 0; t < T; t++) {
-    double bt = rope_base_at(s, base, t, T, T_train, HS);
-    for (int i = 0; i < H2; i++) {
-      double a = rope_angle(bt, i, HS, t);
-      cos[(size_t)t * H2 + i] = std::cos(a);
-      sin[(size_t)t * H2 + i] = std::sin(a);
-    }
-  }
 }
 
 template <typename R>

@@ -45,13 +45,7 @@ void gelu_backward(R* dinp, const R* inp, const R* dout, int n);
 template <typename R>
 void residual_forward(R* out, const R* a, const R* b, int n);
 
-// Rotation table for a forward pass of length T: cos/sin (T, HS/2).
-struct RopeTable {
-  int T = 0, HS = 0;
-  std::vector<double> cos, sin;
-  void build(RopeScaling s, double base, int T, int T_train, int HS);
-};
-// Rotates q and k of every head of qkv (B, T, 3C) in place (dir = +1), or rotates gradients
+// Rotates q and k of every head of qkv (B, T, 3C) in place (RopeTable: model/rope.h) (dir = +1), or rotates gradients
 // back (dir = −1: the transpose of the rotation).
 template <typename R>
 void rope_apply(R* qkv, const RopeTable& tab, int B, int T, int NH, int HS, int dir);

@@ -32,6 +32,9 @@ class Gpt2Model {
   // The device the backend runs on (the GPU's name, for the MFU table); "" on the CPU.
   virtual std::string device_name() const { return ""; }
   virtual size_t num_params() const = 0;
+  // The attention implementation this model runs (attention/attention.h: "cpu reference", "cuda
+  // fused", …), chosen once at construction by attention_select() from cfg.attn_impl.
+  virtual std::string attention_impl() const = 0;
   // Where parameters and gradients live (picks the communicator: host → mpi/tcp, device → nccl).
   virtual MemSpace memory() const = 0;
 

@@ -12,6 +12,7 @@
 #include <math.h>
 
 #include <string>
+#include <vector>
 
 #include "attention/attention_math.h"  // LSSA_HD
 
@@ -39,5 +40,13 @@ LSSA_HD double rope_base_at(RopeScaling s, double base, int t, int T, int T_trai
 LSSA_HD double rope_angle(double base_t, int i, int HS, int t) {
   return (double)t * pow(base_t, -2.0 * i / HS);
 }
+
+// Rotation table of a forward pass of length T, built on the host and used by the CPU layers and
+// uploaded by the CUDA backend: cos/sin (T, HS/2) of rope_angle at each position's base.
+struct RopeTable {
+  int T = 0, HS = 0;
+  std::vector<double> cos, sin;  // (T, HS/2)
+  void build(RopeScaling s, double base, int T, int T_train, int HS);
+};
 
 }  // namespace lssa

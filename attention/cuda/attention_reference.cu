@@ -32,6 +32,7 @@ struct RowStats {
   float mx = 0.f, S = 1.f;      // softmax: max score, Σ exp(s − mx)
   float Z = 0.f;                // l1 normaliser
   float rmax = 0.f, W = 0.f;    // re-weighting: max relu(u), Σ r^p
+  float inv_rmax = 0.f;         // 1/rmax (rmax > 0)
   float c1 = 0.f, c2 = 0.f, c3 = 0.f;
 };
 
@@ -43,9 +44,15 @@ struct RowConst {
   float shift;      // recentering constant
   float D;          // fixed divisor (1/T, 1/n variants)
   float off;        // re-weighting offset o_n
+  float cutoff;     // re-weighting: r below it is flushed to 0 (reweight_cutoff, per kernel)
 };
 
-__device__ __forceinline__ RowConst row_const(const AttnSpec& sp, int n, int T, int HS) {
+// cutoff: reweight_cutoff(p), computed once per kernel (0 without re-weighting).
+__device__ __forceinline__ float kernel_cutoff(const AttnSpec& sp) {
+  return sp.reweight_p > 0.f ? reweight_cutoff(sp.reweight_p) : 0.f;
+}
+
+__device__ __forceinline__ RowConst row_const(const AttnSpec& sp, int n, int T, int HS, float cutoff) {
   RowConst rc;
   rc.n = n;
   rc.scale = attn_row_scale<float>(sp, n, HS);
@@ -53,6 +60,7 @@ __device__ __forceinline__ RowConst row_const(const AttnSpec& sp, int n, int T, 
   rc.shift = attn_recenter_shift<float>(sp, n);
   rc.D = attn_fixed_divisor<float>(sp, n, T);
   rc.off = reweight_offset<float>(n);
+  rc.cutoff = cutoff;
   return rc;
 }
 
@@ -65,15 +73,14 @@ __device__ __forceinline__ float elem_f(const AttnSpec& sp, float s, const RowSt
   return sp.softmax ? expf(s - st.mx) / st.S : attn_map(sp.map, s);
 }
 __device__ __forceinline__ float elem_g(const AttnSpec& sp, float f, const RowConst& rc) {
-  return sp.transform == AttnTransform::Negate ? -f : f - rc.shift;
+  return attn_transform(sp.transform, f, rc.shift);
 }
 __device__ __forceinline__ float elem_a(const AttnSpec& sp, float g, const RowConst& rc, const RowStats& st) {
-  if (sp.norm == AttnNorm::L1) return st.Z > 0.f ? g / st.Z : 0.f;  // Z = 0: the row outputs 0
+  if (sp.norm == AttnNorm::L1) return g * attn_l1_inv(st.Z);  // Z = 0: the row outputs 0
   return g / rc.D;
 }
 __device__ __forceinline__ float elem_r(float a, const RowConst& rc, const RowStats& st) {
-  const float u = (float)rc.n * a - rc.off;
-  return u > 0.f ? u / st.rmax : 0.f;
+  return reweight_ratio(reweight_u((float)rc.n, a, rc.off), st.inv_rmax, rc.cutoff);
 }
 // All the forward quantities of one element.
 struct Elem {
@@ -100,21 +107,20 @@ __device__ __forceinline__ float elem_d1(const AttnSpec& sp, const Elem& e, floa
   if (!reweighted(sp, st)) return d0;
   if (e.r <= 0.f) return 0.f;
   const float p = sp.reweight_p, k = p / (st.W * st.rmax) * (float)rc.n;
-  return (d0 - st.c1) * k * reweight_pow(e.r, p - 1.f);
+  return reweight_backward(d0, st.c1, k, e.r, reweight_pow(e.r, p - 1.f));
 }
 __device__ __forceinline__ float elem_d3(const AttnSpec& sp, const Elem& e, float d1, const RowConst& rc,
                                          const RowStats& st) {
   float d2;
   if (sp.norm == AttnNorm::L1) {
-    const float sg = e.g > 0.f ? 1.f : (e.g < 0.f ? -1.f : 0.f);
-    d2 = st.Z > 0.f ? (d1 - sg * st.c2) / st.Z : 0.f;  // Z = 0 passes no gradient
+    d2 = attn_l1_backward(d1, attn_sign(e.g), st.c2, attn_l1_inv(st.Z));  // Z = 0 passes no gradient
   } else {
     d2 = d1 / rc.D;
   }
   return sp.transform == AttnTransform::Negate ? -d2 : d2;
 }
 __device__ __forceinline__ float elem_ds(const AttnSpec& sp, float s, const Elem& e, float d3, const RowStats& st) {
-  return sp.softmax ? e.f * (d3 - st.c3) : attn_map_deriv(sp.map, s) * d3;
+  return sp.softmax ? attn_softmax_backward(e.f, d3, st.c3) : attn_map_deriv(sp.map, s) * d3;
 }
 // dS from dL/dw for one element, given all the row reductions.
 __device__ __forceinline__ float elem_dscore(const AttnSpec& sp, float s, float d0, const RowConst& rc,
@@ -159,9 +165,10 @@ __device__ RowStats row_stats(const AttnSpec& sp, const float* s, const RowConst
   if (sp.reweight_p > 0.f) {
     float rmax = 0.f;  // as the CPU: max(0, max_j u_j)
     for (int j = threadIdx.x; j < n; j += blockDim.x)
-      rmax = fmaxf(rmax, (float)n * elem_a(sp, elem_g(sp, elem_f(sp, s[j], st), rc), rc, st) - rc.off);
+      rmax = fmaxf(rmax, reweight_u((float)n, elem_a(sp, elem_g(sp, elem_f(sp, s[j], st), rc), rc, st), rc.off));
     st.rmax = block_max(rmax, red);
     if (st.rmax > 0.f) {
+      st.inv_rmax = 1.f / st.rmax;
       float W = 0.f;
       for (int j = threadIdx.x; j < n; j += blockDim.x) {
         const float a = elem_a(sp, elem_g(sp, elem_f(sp, s[j], st), rc), rc, st);
@@ -195,7 +202,7 @@ __device__ float row_layernorm(float* o, int HS, float* red) {
   const float x = threadIdx.x < HS ? o[threadIdx.x] : 0.f;
   const float mean = block_sum(x, red) / HS;
   const float dx = threadIdx.x < HS ? x - mean : 0.f;
-  const float rstd = rsqrtf(block_sum(dx * dx, red) / HS + (float)kLayerNormEps);
+  const float rstd = layernorm_rstd(block_sum(dx * dx, red) / HS);
   if (threadIdx.x < HS) o[threadIdx.x] = dx * rstd;
   __syncthreads();
   return rstd;
@@ -228,7 +235,7 @@ __global__ void prep_kernel(AttnReferenceScratch sc, const bf16* qkv, AttnSpec s
       }
       nrm = warp_sum(nrm);
     }
-    const float div = cosine ? fmaxf(sqrtf(nrm), (float)kNormalizeEps) : 1.f;
+    const float div = cosine ? attn_norm_divisor(nrm) : 1.f;
     float* dst = (part == 0 ? sc.q : sc.k) + row * HS;
     for (int x = lane; x < HS; x += kWarpSize) dst[x] = __bfloat162float(src[part * C + x]) / div;
     if (lane == 0) (part == 0 ? sc.qdiv : sc.kdiv)[row] = div;
@@ -243,7 +250,7 @@ __global__ void __launch_bounds__(kThreads) forward_kernel(bf16* out, AttnRefere
   int bh, t;
   block_row(B * NH, T, &bh, &t);
   const size_t head = (size_t)bh * T;
-  const RowConst rc = row_const(sp, t + 1, T, HS);
+  const RowConst rc = row_const(sp, t + 1, T, HS, kernel_cutoff(sp));
   if (threadIdx.x < HS) q[threadIdx.x] = sc.q[(head + t) * HS + threadIdx.x];
   __syncthreads();
   row_scores(s, q, sc.k + head * HS, rc.n, HS, rc);
@@ -264,7 +271,7 @@ __global__ void __launch_bounds__(kThreads) backward_rows_kernel(bf16* dqkv, con
   block_row(B * NH, T, &bh, &t);
   const int b = bh / NH, h = bh % NH, C = NH * HS;
   const size_t head = (size_t)bh * T, row = head + t;
-  const RowConst rc = row_const(sp, t + 1, T, HS);
+  const RowConst rc = row_const(sp, t + 1, T, HS, kernel_cutoff(sp));
   const int n = rc.n;
   if (threadIdx.x < HS) {
     q[threadIdx.x] = sc.q[row * HS + threadIdx.x];
@@ -342,7 +349,7 @@ __global__ void __launch_bounds__(kThreads) backward_rows_kernel(bf16* dqkv, con
     // through q̂ = q / max(‖q‖, eps): dq = (dq̂ − q̂·(q̂·dq̂)) / div (no projection when clamped)
     const float div = sc.qdiv[row];
     const float c = block_sum(threadIdx.x < HS ? q[threadIdx.x] * outq : 0.f, red);
-    const float proj = div <= (float)kNormalizeEps ? 0.f : c;
+    const float proj = attn_norm_clamped(div) ? 0.f : c;
     if (threadIdx.x < HS) outq = (outq - q[threadIdx.x] * proj) / div;
   }
   if (threadIdx.x < HS) dqkv[((size_t)b * T + t) * 3 * C + (size_t)h * HS + threadIdx.x] = __float2bfloat16(outq);
@@ -373,14 +380,16 @@ __global__ void __launch_bounds__(kThreads) backward_cols_kernel(bf16* dqkv, Att
   float dk[kPer], dv[kPer];
 #pragma unroll
   for (int e = 0; e < kPer; e++) dk[e] = dv[e] = 0.f;
+  const float cutoff = kernel_cutoff(sp);
   for (int i = j + warp; i < T; i += nwarps) {
-    const RowConst rc = row_const(sp, i + 1, T, HS);
+    const RowConst rc = row_const(sp, i + 1, T, HS, cutoff);
     const float* qi = sc.q + (head + i) * HS;
     const float* gi = sc.dout + (head + i) * HS;
     const float* o8 = sc.rowstats + (head + i) * kStats;
     RowStats st;
     st.mx = o8[0], st.S = o8[1], st.Z = o8[2], st.rmax = o8[3];
     st.W = o8[4], st.c1 = o8[5], st.c2 = o8[6], st.c3 = o8[7];
+    st.inv_rmax = st.rmax > 0.f ? 1.f / st.rmax : 0.f;
     float qk = 0.f, gv = 0.f;
 #pragma unroll
     for (int e = 0; e < kPer; e++) {
@@ -423,7 +432,7 @@ __global__ void __launch_bounds__(kThreads) backward_cols_kernel(bf16* dqkv, Att
   if (sp.score == AttnScore::Cosine) {
     const float div = sc.kdiv[head + j];
     const float c = block_sum(threadIdx.x < HS ? kj[threadIdx.x] * gk : 0.f, red);
-    const float proj = div <= (float)kNormalizeEps ? 0.f : c;
+    const float proj = attn_norm_clamped(div) ? 0.f : c;
     if (threadIdx.x < HS) gk = (gk - kj[threadIdx.x] * proj) / div;
   }
   if (threadIdx.x < HS) {

@@ -24,6 +24,7 @@
 
 #include <cstddef>
 
+#include "attention/attention.h"  // AttnShape
 #include "attention/attention_math.h"
 
 namespace lssa {
@@ -37,10 +38,6 @@ struct AttnReferenceScratch {
   float* kdiv = nullptr;      // (B, NH, T)
   float* dout = nullptr;      // (B, NH, T, HS) backward: dO (relu_shen: through the LayerNorm)
   float* rowstats = nullptr;  // (B, NH, T, 8) backward: per-row statistics and reductions
-};
-
-struct AttnShape {
-  int B = 0, T = 0, NH = 0, HS = 0;
 };
 
 // Bytes of each scratch buffer in the order of AttnReferenceScratch (forward needs the first 5).

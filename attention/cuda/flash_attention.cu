@@ -77,20 +77,19 @@ struct Instantiate {
     else
       launch(flash::flash_fwd_kernel<HS, K, M, RW>, l, a, stream, "forward");
   }
-  template <FlashKind K, bool RW>
+  // φ → instantiation, generated over every AttnMap value: (K, M) is compiled exactly when
+  // flash_map_instantiated says so (derived from the registry), so this never needs editing.
+  template <FlashKind K, bool RW, int I = 0>
   static void map_switch(AttnMap m, const KernelArgs& a, const FlashLaunch& l, cudaStream_t stream) {
-    switch (m) {
-      case AttnMap::Softplus: if constexpr (K == FlashKind::L1) return run<K, AttnMap::Softplus, RW>(a, l, stream); break;
-      case AttnMap::Sigmoid: return run<K, AttnMap::Sigmoid, RW>(a, l, stream);
-      case AttnMap::Relu: return run<K, AttnMap::Relu, RW>(a, l, stream);
-      case AttnMap::Relu2: if constexpr (K == FlashKind::L1) return run<K, AttnMap::Relu2, RW>(a, l, stream); break;
-      case AttnMap::Relu6: if constexpr (K == FlashKind::L1) return run<K, AttnMap::Relu6, RW>(a, l, stream); break;
-      case AttnMap::Gelu: if constexpr (K == FlashKind::L1) return run<K, AttnMap::Gelu, RW>(a, l, stream); break;
-      case AttnMap::Mish: if constexpr (K == FlashKind::L1) return run<K, AttnMap::Mish, RW>(a, l, stream); break;
-      case AttnMap::Identity: return run<K, AttnMap::Identity, RW>(a, l, stream);
-      case AttnMap::Exp: if constexpr (K == FlashKind::Unnormalised) return run<K, AttnMap::Exp, RW>(a, l, stream); break;
+    if constexpr (I < kAttnMapCount) {
+      constexpr AttnMap M = static_cast<AttnMap>(I);
+      if constexpr (flash_map_instantiated(K, M)) {
+        if (m == M) return run<K, M, RW>(a, l, stream);
+      }
+      return map_switch<K, RW, I + 1>(m, a, l, stream);
+    } else {
+      fail("flash attention: map not instantiated for this kernel family");
     }
-    fail("flash attention: map not instantiated for this kernel family");
   }
   static void dispatch(const FlashRoute& r, const KernelArgs& a, const FlashLaunch& l, cudaStream_t stream) {
     switch (r.kind) {

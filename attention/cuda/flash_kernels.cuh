@@ -162,8 +162,8 @@ struct ScoreMap {
   static constexpr bool kLog2 = kSoftmax || kSoftplus2;              // x = log2(e)·(scale·S + bias)
   // f is kept in "units": f_nat = kUnit·f (softplus2 drops ln2; it cancels in f/Z)
   static constexpr float kUnit = kSoftplus2 ? kLn2 : 1.f;
-  // φ can be negative: |φ| in Z, sign(φ) in the backward
-  static constexpr bool kSigned = M == AttnMap::Gelu || M == AttnMap::Mish || M == AttnMap::Identity;
+  // φ can be negative: |φ| in Z, sign(φ) in the backward (the map's fact, attention_math.h)
+  static constexpr bool kSigned = attn_map_signed(M);
 
   // Forward map (not used by Softmax, which needs the running max): f in units.
   static __device__ __forceinline__ float map(float x) {
@@ -190,7 +190,7 @@ struct ScoreMap {
   }
   static __device__ __forceinline__ float absf(float f) { return kSigned ? fabsf(f) : f; }
   static __device__ __forceinline__ float sgn(float f) {
-    if constexpr (kSigned) return f > 0.f ? 1.f : (f < 0.f ? -1.f : 0.f);
+    if constexpr (kSigned) return attn_sign(f);
     return 1.f;  // φ ≥ 0; where φ = 0 (relu family) φ' = 0 as well
   }
 
@@ -413,10 +413,10 @@ __global__ void __launch_bounds__(FlashFwdTraits<HS>::kWarps * 32)
       lse2[hh] = stat_m[hh] + __log2f(stat_l[hh]);
       rmax[hh] = nf[hh] / stat_l[hh] - off[hh];  // max_j p_ij = 2^(m − LSE2) = 1/ℓ
     } else {
-      invZu[hh] = stat_l[hh] > 0.f ? 1.f / stat_l[hh] : 0.f;
+      invZu[hh] = attn_l1_inv(stat_l[hh]);
       if constexpr (RW) {
         const float mxf = quad_max(stat_m[hh]);
-        rmax[hh] = nf[hh] * (mxf * invZu[hh]) - off[hh];
+        rmax[hh] = reweight_u(nf[hh], mxf * invZu[hh], off[hh]);
       }
     }
     inv_rmax[hh] = RW && rmax[hh] > 0.f ? 1.f / rmax[hh] : 0.f;
@@ -428,7 +428,7 @@ __global__ void __launch_bounds__(FlashFwdTraits<HS>::kWarps * 32)
   if constexpr (RW) {
 #pragma unroll
     for (int d = 0; d < ND; d++) acc2[d][0] = acc2[d][1] = acc2[d][2] = acc2[d][3] = 0.f;
-    const float p = a.p;
+    const float p = a.p, cutoff = reweight_cutoff(p);
     sweep(true, [&](int j, int buf) {
       const int k0 = j * Bc;
       const bool need_mask = k0 + Bc - 1 > wrow0;
@@ -451,8 +451,8 @@ __global__ void __launch_bounds__(FlashFwdTraits<HS>::kWarps * 32)
           }
           float gam = 0.f;
           if (inv_rmax[hh] > 0.f) {
-            const float u = nf[hh] * av - off[hh];
-            const float r = u > 0.f ? u * inv_rmax[hh] : 0.f;
+            const float u = reweight_u(nf[hh], av, off[hh]);
+            const float r = reweight_ratio(u, inv_rmax[hh], cutoff);
             if (r > 0.f) {
               const float pw1 = reweight_pow(r, p - 1.f);
               wgt = pw1 * r;
@@ -554,8 +554,8 @@ __global__ void __launch_bounds__(kFlashRowWarps * 32) flash_rows_kernel(const K
     float nq = 0.f, nk = 0.f;
 #pragma unroll
     for (int e = 0; e < PER; e++) nq += xq[e] * xq[e], nk += xk[e] * xk[e];
-    const float rq = 1.f / fmaxf(sqrtf(warp_sum(nq)), (float)kNormalizeEps);
-    const float rk = 1.f / fmaxf(sqrtf(warp_sum(nk)), (float)kNormalizeEps);
+    const float rq = 1.f / attn_norm_divisor(warp_sum(nq));
+    const float rk = 1.f / attn_norm_divisor(warp_sum(nk));
     bf16* kh = a.khat + bt * C + h * HS + d0;
 #pragma unroll
     for (int e = 0; e < PER; e++) kh[e] = __float2bfloat16(xk[e] * rk);
@@ -693,7 +693,7 @@ __global__ void __launch_bounds__(FlashBwdTraits<HS>::kWarps * 32)
 
   const int wk = warp * 16;  // this warp's keys (local)
   const int key[2] = {k0 + wk + g, k0 + wk + g + 8};
-  const float p = a.p;
+  const float p = a.p, cutoff = RW ? reweight_cutoff(p) : 0.f;
 
   for (int qt = qt0; qt < nqt; qt++) {
     const int buf = (qt - qt0) & 1;
@@ -718,7 +718,7 @@ __global__ void __launch_bounds__(FlashBwdTraits<HS>::kWarps * 32)
           v[kS0] = a.stats[si] * kLog2e;
         } else if constexpr (K == FlashKind::L1) {
           const float Z = a.stats[si];
-          v[kInvZn] = Z > 0.f ? 1.f / Z : 0.f;
+          v[kInvZn] = attn_l1_inv(Z);
           v[kS0] = v[kInvZn] * SM::kUnit;
         } else {
           v[kS0] = 1.f / attn_fixed_divisor<float>(a.spec, i + 1, T);
@@ -785,26 +785,26 @@ __global__ void __launch_bounds__(FlashBwdTraits<HS>::kWarps * 32)
           P = f * invL;
           dS = fd * dp[n][e] * invL;
         } else {
-          float av, dfac, sg;  // weight a, φ'/Z (or softmax p), sign(φ)
+          // weight a, φ' (Softmax: unused), sign(φ); the row's reduction c = D_i, or E_i on a
+          // re-weighted row, whose incoming gradient d is n_i·G instead of dP (see the file comment)
+          float av, fd = 0.f, sg;
           if constexpr (K == FlashKind::Softmax) {
             av = fast_exp2(x - st[kS0 * Br + ql]);
-            dfac = av;
             sg = 1.f;
           } else {
-            float f, fd;
+            float f;
             SM::map_deriv(x, f, fd);
             av = f * st[kS0 * Br + ql];
-            dfac = fd * st[kInvZn * Br + ql];
             sg = SM::sgn(f);
           }
           P = av;
-          float inner = dp[n][e] - sg * D;
+          float d = dp[n][e], c = D;
           if constexpr (RW) {
             const float invM = st[kInvM * Br + ql];
             if (invM > 0.f) {
               const float nf = (float)(qi + 1), off = reweight_offset<float>(qi + 1);
-              const float u = nf * av - off;
-              const float r = u > 0.f ? u * invM : 0.f;
+              const float u = reweight_u(nf, av, off);
+              const float r = reweight_ratio(u, invM, cutoff);
               float Gn = 0.f;
               P = 0.f;
               if (r > 0.f) {
@@ -812,10 +812,14 @@ __global__ void __launch_bounds__(FlashBwdTraits<HS>::kWarps * 32)
                 P = pw1 * r * st[kInvW * Br + ql];
                 Gn = nf * st[kG * Br + ql] * pw1 * (dp[n][e] - D);
               }
-              inner = Gn - sg * st[kE * Br + ql];
+              d = Gn;
+              c = st[kE * Br + ql];
             }
           }
-          dS = dfac * inner;
+          if constexpr (K == FlashKind::Softmax)
+            dS = attn_softmax_backward(av, d, c);
+          else
+            dS = fd * attn_l1_backward(d, sg, c, st[kInvZn * Br + ql]);
         }
         s[n][e] = msk ? 0.f : P;
         dp[n][e] = msk ? 0.f : dS * st[kDscale * Br + ql];

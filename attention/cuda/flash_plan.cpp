@@ -5,8 +5,6 @@
 
 namespace lssa {
 
-const char* attn_impl_name(AttnImpl impl) { return impl == AttnImpl::Fused ? "fused" : "reference"; }
-
 FlashRoute flash_route(const AttnSpec& s, int HS) {
   FlashRoute r;
   r.reweight = s.reweight_p > 0.f;
@@ -14,31 +12,19 @@ FlashRoute flash_route(const AttnSpec& s, int HS) {
     r.reason = strfmt("no fused kernel for head size %d (instantiated: 64, 128)", HS);
     return r;
   }
-  if (s.post_layernorm) {
-    r.reason = "relu_shen's LayerNorm over the output is not fused (reference path)";
+  const FlashFamily fam = flash_family(s);
+  if (!fam.fused) {
+    r.reason = fam.reason;
     return r;
   }
-  if (s.transform != AttnTransform::None) {
-    r.reason = "softmax transforms (inverse, recentered*) are not fused (reference path)";
-    return r;
-  }
-  if (s.softmax || (s.map == AttnMap::Exp && s.norm == AttnNorm::L1)) {
-    // exp/Σ|exp| is softmax; Σ|p| = 1 makes an extra l1 a no-op. A per-row bias cancels.
-    r.kind = FlashKind::Softmax;
-    r.map = AttnMap::Exp;
-  } else if (s.norm == AttnNorm::L1) {
-    r.kind = FlashKind::L1;
-    r.map = s.map;
-  } else {
-    r.kind = FlashKind::Unnormalised;
-    r.map = s.map;
-  }
+  r.kind = fam.kind;
+  r.map = fam.map;
   if (r.reweight && r.kind == FlashKind::Unnormalised) {
     r.reason = "re-weighting needs l1-normalised rows";
     return r;
   }
   if (!flash_map_instantiated(r.kind, r.map)) {
-    r.reason = "no fused instantiation of this map for an unnormalised variant";
+    r.reason = "no fused instantiation of this map for this kernel family (no registered variant needs it)";
     return r;
   }
   r.impl = AttnImpl::Fused;

@@ -17,14 +17,13 @@
 #include <cstddef>
 #include <string>
 
+#include "attention/attention.h"
 #include "attention/attention_math.h"
+#include "attention/registry.h"
 
 namespace lssa {
 
-enum class AttnImpl : int { Fused = 0, Reference = 1 };
 enum class FlashKind : int { Softmax = 0, L1 = 1, Unnormalised = 2 };
-
-const char* attn_impl_name(AttnImpl impl);  // "fused" | "reference"
 
 // Which implementation runs a variant, and with which kernel.
 struct FlashRoute {
@@ -38,15 +37,31 @@ struct FlashRoute {
 // Head sizes with a kernel instantiation (template parameter HS).
 constexpr bool flash_head_size_supported(int HS) { return HS == 64 || HS == 128; }
 
-// Maps instantiated per family (the .cu files instantiate exactly these).
+// The kernel family of a resolved spec, before head size and re-weighting are considered.
+// constexpr: the kernels instantiated are derived from the registry at compile time.
+struct FlashFamily {
+  bool fused;          // a fused kernel family computes this spec
+  FlashKind kind;      // which (when fused)
+  AttnMap map;         // φ the kernel applies (Exp for Softmax)
+  const char* reason;  // not fused: why (one line)
+};
+constexpr FlashFamily flash_family(const AttnSpec& s) {
+  if (s.post_layernorm)
+    return {false, FlashKind::Softmax, s.map, "relu_shen's LayerNorm over the output is not fused (reference path)"};
+  if (s.transform != AttnTransform::None)
+    return {false, FlashKind::Softmax, s.map, "softmax transforms (inverse, recentered*) are not fused (reference path)"};
+  // exp/Σ|exp| is softmax; Σ|p| = 1 makes an extra l1 a no-op. A per-row bias cancels.
+  if (s.softmax || (s.map == AttnMap::Exp && s.norm == AttnNorm::L1)) return {true, FlashKind::Softmax, AttnMap::Exp, ""};
+  if (s.norm == AttnNorm::L1) return {true, FlashKind::L1, s.map, ""};
+  return {true, FlashKind::Unnormalised, s.map, ""};
+}
+
+// The (family, φ) pairs the .cu instantiates: exactly those some registered variant needs
+// (attention/registry.h). A new variant in the registry gets its kernel without a hand list.
 constexpr bool flash_map_instantiated(FlashKind kind, AttnMap m) {
-  switch (kind) {
-    case FlashKind::Softmax: return m == AttnMap::Exp;
-    case FlashKind::L1:
-      return m == AttnMap::Softplus || m == AttnMap::Sigmoid || m == AttnMap::Relu || m == AttnMap::Relu2 ||
-             m == AttnMap::Relu6 || m == AttnMap::Gelu || m == AttnMap::Mish || m == AttnMap::Identity;
-    case FlashKind::Unnormalised:
-      return m == AttnMap::Sigmoid || m == AttnMap::Relu || m == AttnMap::Identity || m == AttnMap::Exp;
+  for (const AttnVariantInfo& v : kAttnVariants) {
+    const FlashFamily f = flash_family(v.spec);
+    if (f.fused && f.kind == kind && f.map == m) return true;
   }
   return false;
 }

@@ -1,10 +1,11 @@
-// AdamW on the GPU, on fp32 master weights (DESIGN §6; the same update as Gpt2Cpu::adamw_step):
+// AdamW on the GPU, on fp32 master weights (DESIGN §6; the same update as Gpt2Cpu::adamw_step, model/layers_math.h):
 //   g = grad·grad_scale
 //   m = β1·m + (1 − β1)·g,   v = β2·v + (1 − β2)·g²
 //   p −= lr·( (m/(1 − β1^t)) / (√(v/(1 − β2^t)) + eps) + wd·p )
 // and the bf16 copy the forward reads is refreshed from the fp32 master. Element-wise over one
 // range of the flat parameter buffer (the backend launches once per decay range, cuda_plan.h).
 // Also here: the plain bf16 ↔ fp32 conversions the backend uses to move parameters.
+#include "model/layers_math.h"
 #include "runtime/cuda_common.cuh"
 #include "model/cuda/layers_cuda.h"
 
@@ -15,12 +16,11 @@ __global__ void adamw_kernel(AdamWArgs a) {
   const size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
   if (i >= a.n) return;
   const float g = a.grads[i] * a.grad_scale;
-  const float m = a.beta1 * a.m[i] + (1.f - a.beta1) * g;
-  const float v = a.beta2 * a.v[i] + (1.f - a.beta2) * g * g;
+  float m = a.m[i], v = a.v[i];
+  const float p = adamw_update(a.master[i], g, &m, &v, a.beta1, a.beta2, a.bias_corr1, a.bias_corr2, a.eps, a.lr,
+                               a.weight_decay);
   a.m[i] = m;
   a.v[i] = v;
-  float p = a.master[i];
-  p -= a.lr * ((m / a.bias_corr1) / (sqrtf(v / a.bias_corr2) + a.eps) + a.weight_decay * p);
   a.master[i] = p;
   a.params[i] = __float2bfloat16(p);
 }

@@ -5,13 +5,19 @@
 #include <cmath>
 #include <limits>
 
-#include "model/layers_cpu.h"  // RopeTable
+#include "attention/cuda/attention_cuda.h"
+#include "model/rope.h"
 #include "runtime/error.h"
 
 namespace lssa {
 
 Gpt2Cuda::Gpt2Cuda(const GPT2Config& cfg, std::unique_ptr<DeviceContext> ctx)
-    : cfg_(cfg), spec_(cfg.attn_spec()), off_(param_offsets(cfg)), ranges_(adamw_ranges(param_layout(cfg))),
+    : cfg_(cfg),
+      spec_(cfg.attn_spec()),
+      attn_(&attention_select(cfg.attn_impl, {&attention_cuda_fused(), &attention_cuda_reference()}, spec_,
+                              {0, cfg.T_train, cfg.NH, cfg.HS()}, AttnDType::BF16)),
+      off_(param_offsets(cfg)),
+      ranges_(adamw_ranges(param_layout(cfg))),
       ctx_(std::move(ctx)) {
   fuse_gelu_ = ctx_->prop.major >= 9;
   shard_ = {0, off_.total};
@@ -39,7 +45,9 @@ void Gpt2Cuda::ensure_acts(int B, int T) {
   if (B == plan_B_ && T == plan_T_) return;
   const MemoryPlan plan = plan_activation_memory(cfg_, B, T, /*training=*/true);
   const AttnShape shape{B, T, cfg_.NH, cfg_.HS()};
-  const size_t attn_bytes = attention_reference_scratch_bytes(shape, true);
+  attn_ws_ = attn_->workspace(spec_, shape, /*training=*/true);
+  attn_ws_.saved = (attn_ws_.saved + 255) & ~size_t(255);  // each layer's part 256-B aligned
+  const size_t attn_bytes = (size_t)cfg_.L * attn_ws_.saved + attn_ws_.scratch;
   const size_t total = plan.total + attn_bytes;
   if (total > act_cap_) {
     ctx_->synchronize();
@@ -89,7 +97,8 @@ void Gpt2Cuda::ensure_acts(int B, int T) {
   a.tok_ids = (int*)at("tok_ids");
   a.tok_start = (int*)at("tok_start");
   a.tok_pos = (int*)at("tok_pos");
-  a.attn = attention_reference_scratch_at(base + plan.total, shape, true);
+  a.attn_saved = (unsigned char*)base + plan.total;
+  a.attn_scratch = a.attn_saved + (size_t)cfg_.L * attn_ws_.saved;
   plan_B_ = B;
   plan_T_ = T;
   rope_T_ = -1;  // the tables moved
@@ -105,6 +114,20 @@ void Gpt2Cuda::upload_rope(int T, RopeScaling scaling) {
   ctx_->synchronize();  // the host vectors die here
   rope_T_ = T;
   rope_scaling_ = scaling;
+}
+
+AttnParams Gpt2Cuda::attn_params(int l, bf16* out, const bf16* qkv, int B, int T) const {
+  AttnParams p;
+  p.spec = spec_;
+  p.shape = {B, T, cfg_.NH, cfg_.HS()};
+  p.dtype = AttnDType::BF16;
+  p.training = true;
+  p.qkv = qkv;
+  p.out = out;
+  p.saved = attn_ws_.saved ? a_.attn_saved + (size_t)l * attn_ws_.saved : nullptr;
+  p.scratch = attn_ws_.scratch ? a_.attn_scratch : nullptr;
+  p.stream = ctx_->stream;
+  return p;
 }
 
 double Gpt2Cuda::forward(const int* tokens, const int* targets, int B, int T, RopeScaling scaling) {
@@ -123,7 +146,6 @@ double Gpt2Cuda::forward(const int* tokens, const int* targets, int B, int T, Ro
   const bf16* P = params_;
   const ParamOffsets& o = off_;
   const size_t NC = (size_t)N * C;
-  const AttnShape shape{B, T, NH, HS};
 
   encoder_forward_cuda(ctx, a.encoded, a.tokens, P + o.wte, N, C);
   layernorm_forward_cuda(ctx, a.ln1, a.ln1_mean, a.ln1_rstd, a.encoded, P + o.ln1w, P + o.ln1b, N, C);
@@ -142,7 +164,7 @@ double Gpt2Cuda::forward(const int* tokens, const int* targets, int B, int T, Ro
     mq.N = N, mq.IC = C, mq.OC = 3 * C;
     matmul_forward_cuda(ctx, mq);
     rope_apply_cuda(ctx, qkv, a.rope_cos, a.rope_sin, B, T, NH, HS, +1);
-    attention_reference_forward(ctx.stream, spec_, shape, a.attn, atty, qkv);
+    attn_->forward(attn_params(l, atty, qkv, B, T));
     MatmulForward mp;
     mp.out = a.scratch, mp.inp = atty, mp.W = P + o.attprojw + (size_t)l * C * C, mp.bias = P + o.attprojb + l * C;
     mp.N = N, mp.IC = C, mp.OC = C;
@@ -196,7 +218,6 @@ void Gpt2Cuda::backward(float loss_scale) {
   const bf16* P = params_;
   float* G = grads_;
   const ParamOffsets& o = off_;
-  const AttnShape shape{B, T, NH, HS};
   have_targets_ = false;  // the logits are overwritten below: a second backward needs a new forward
 
   crossentropy_backward_cuda(ctx, a.logits, a.logits, a.ce_stats, a.targets, N, V, Vp, loss_scale / N);
@@ -229,7 +250,10 @@ void Gpt2Cuda::backward(float loss_scale) {
     m3.partial = a.colsum_partial, m3.dout = a.dresidual, m3.inp = a.atty + l * NC;
     m3.W = P + o.attprojw + (size_t)l * C * C, m3.N = N, m3.IC = C, m3.OC = C;
     matmul_backward_cuda(ctx, m3);
-    attention_reference_backward(ctx.stream, spec_, shape, a.attn, a.dqkv, a.datt, a.qkv + l * 3 * NC);
+    AttnParams ap = attn_params(l, a.atty + l * NC, a.qkv + l * 3 * NC, B, T);
+    ap.dout = a.datt;
+    ap.dqkv = a.dqkv;
+    attn_->backward(ap);
     rope_apply_cuda(ctx, a.dqkv, a.rope_cos, a.rope_sin, B, T, NH, HS, -1);
     MatmulBackward m4;
     m4.dinp = a.dln, m4.dW = G + o.qkvw + (size_t)l * 3 * C * C, m4.dbias = G + o.qkvb + l * 3 * C;

@@ -5,7 +5,8 @@
 //     gradients (accumulated over micro-batches in fp32);
 //   - residual + LayerNorm fused (each layer ends by forming its residual output and the next
 //     LayerNorm of it in one kernel), bias (and, on sm_90+, GELU) in the matmul epilogues;
-//   - attention through the reference GPU path (attention/cuda/attention_reference.h);
+//   - attention only through attention/attention.h: the fused kernels where they support the
+//     variant and head size, else the GPU reference (--attn-impl; attention/cuda/attention_cuda.h);
 //   - the classifier fused with the cross-entropy (no probability buffer; dlogits overwrite the
 //     logits in the backward, so logits() is valid until backward());
 //   - all memory planned up front for (B, T) (cuda_plan.h): parameters and optimizer state at
@@ -17,7 +18,7 @@
 #include <string>
 #include <vector>
 
-#include "attention/cuda/attention_reference.h"
+#include "attention/attention.h"
 #include "model/cuda/cuda_context.h"
 #include "model/cuda/cuda_plan.h"
 #include "model/cuda/layers_cuda.h"
@@ -33,6 +34,7 @@ class Gpt2Cuda final : public Gpt2Model {
   const GPT2Config& config() const override { return cfg_; }
   const char* backend_name() const override { return "cuda"; }
   std::string device_name() const override { return ctx_->prop.name; }
+  std::string attention_impl() const override { return attn_->name(); }
   size_t num_params() const override { return off_.total; }
   MemSpace memory() const override { return MemSpace::Device; }
   double forward(const int* tokens, const int* targets, int B, int T,
@@ -66,13 +68,18 @@ class Gpt2Cuda final : public Gpt2Model {
     bf16 *dresidual, *dln, *datt, *dbig, *dbig2, *dqkv;
     float* colsum_partial;
     int *tok_ids, *tok_start, *tok_pos;
-    AttnReferenceScratch attn;
+    unsigned char* attn_saved;    // (L, saved) what each layer's attention forward keeps for its backward
+    unsigned char* attn_scratch;  // attention scratch, shared by the layers
   };
+  // One attention call's parameters for layer l (attention/attention.h).
+  AttnParams attn_params(int l, bf16* out, const bf16* qkv, int B, int T) const;
   void ensure_acts(int B, int T);
   void upload_rope(int T, RopeScaling scaling);
 
   GPT2Config cfg_;
   AttnSpec spec_;
+  const Attention* attn_;  // attention_select()ed at construction: cuda fused or cuda reference
+  AttnWorkspace attn_ws_;  // attn_->workspace() at the planned (B, T)
   ParamOffsets off_;
   std::vector<ParamRange> ranges_;
   ShardRange shard_;  // optimizer shard (the whole model unless ZeRO-1)

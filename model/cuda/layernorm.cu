@@ -8,6 +8,7 @@
 // Shapes: inp, out, dout, dinp (N, C); w, b, dw, db (C); mean, rstd (N).
 // The residual stream is added here too (residual = a + b, then LN of it): the sum is stored
 // once and normalised while it is in registers/L1, instead of a separate residual kernel.
+#include "model/layers_math.h"
 #include "runtime/cuda_common.cuh"
 #include "model/cuda/cuda_plan.h"
 #include "model/cuda/layers_cuda.h"
@@ -17,7 +18,7 @@ namespace lssa {
 namespace {
 
 constexpr int kRowsPerBlock = 4;  // one warp per row, 4 warps per block
-constexpr float kEps = 1e-5f;     // as layers_cpu and attention_math.h's kLayerNormEps
+constexpr float kEps = (float)kLayerNormEps;  // the one ε (attention_math.h, model/layers_math.h)
 
 // One warp normalises one row. `residual_b` non-null: x = a + b is formed (rounded to bf16, as
 // stored) and written to `residual` first.

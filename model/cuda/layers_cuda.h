@@ -77,7 +77,7 @@ void gelu_forward_cuda(const DeviceContext& ctx, bf16* out, const bf16* inp, siz
 void gelu_backward_cuda(const DeviceContext& ctx, bf16* dinp, const bf16* inp, const bf16* dout, size_t n);
 
 // ---- rope.cu: rotates q and k of every head of qkv (B, T, 3C) in place; dir = −1 rotates
-// gradients back. cos, sin (T, HS/2) fp32 from RopeTable (model/layers_cpu.h, model/rope.h).
+// gradients back. cos, sin (T, HS/2) fp32 from RopeTable (model/rope.h).
 void rope_apply_cuda(const DeviceContext& ctx, bf16* qkv, const float* cos, const float* sin, int B, int T, int NH,
                      int HS, int dir);
 

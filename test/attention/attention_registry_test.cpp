@@ -8,8 +8,12 @@
 #include <set>
 #include <string>
 
+#include "attention/attention.h"
+#include "attention/attention_cpu.h"
+#include "attention/cuda/flash_plan.h"
 #include "attention/registry.h"
 #include "runtime/error.h"
+#include "runtime/rng.h"
 
 namespace {
 
@@ -101,14 +105,135 @@ TEST(AttnRegistry, ReweightingNeedsL1RowsAndAValidP) {
     }
   }
   // DESIGN §4.2: softmax (+ exp_l1), the 7 φ_l1, recentered_l1, l1_only, lssa (+ lssar),
-  // sigmoid_rowbias_l1
-  EXPECT_EQ(allowed, 14);
-  EXPECT_EQ(refused, (int)lssa::attn_registry().size() - 14);
+  // sigmoid_rowbias_l1 (variants added later follow attn_rows_l1, checked above)
+  for (const char* n : {"softmax", "exp_l1", "softplus_l1", "sigmoid_l1", "relu_l1", "relu2_l1", "relu6_l1", "gelu_l1",
+                        "mish_l1", "recentered_l1", "l1_only", "lssa", "lssar", "sigmoid_rowbias_l1"})
+    EXPECT_TRUE(lssa::attn_variant_reweightable(*lssa::attn_find(n))) << n;
+  EXPECT_GE(allowed, 14);
+  EXPECT_EQ(refused + allowed, (int)lssa::attn_registry().size());
   for (float bad : {0.5f, -1.f, std::nanf(""), INFINITY}) {
     AttnOptions o;
     o.reweight_p = bad;
     expect_one_line_error([&] { lssa::attn_resolve("lssa", o, 1024); }, "--reweight-p");
   }
+}
+
+// The registry owns every fact about a variant; this walks all of it and proves that the facts
+// derived from it (aliases, default p, re-weightable, signed, the fused route) agree with each
+// other and with the math itself.
+TEST(AttnRegistry, AliasesAndDefaultP) {
+  for (const auto& v : lssa::attn_registry()) {
+    const lssa::AttnChoice c = lssa::attn_choose(v.name, false, 0.f);
+    EXPECT_EQ(c.reweight_p, v.default_p) << v.name;
+    EXPECT_EQ(lssa::attn_choose(v.name, true, 3.f).reweight_p, 3.f) << v.name;
+    EXPECT_EQ(c.name, lssa::attn_canonical_name(v.name));
+    if (v.default_p > 0.f) {
+      EXPECT_TRUE(lssa::attn_variant_reweightable(v)) << v.name << ": default p on non-l1 rows";
+    }
+    if (v.alias_of) {
+      const lssa::AttnVariantInfo* t = lssa::attn_find(v.alias_of);
+      ASSERT_NE(t, nullptr) << v.name;
+      // an alias runs its target's math; only the default p may differ
+      const lssa::AttnSpec a = lssa::attn_resolve(v.name, AttnOptions{}, 1024);
+      AttnOptions o;
+      o.reweight_p = a.reweight_p;
+      const lssa::AttnSpec b = lssa::attn_resolve(v.alias_of, o, 1024);
+      EXPECT_TRUE(a.score == b.score && a.map == b.map && a.softmax == b.softmax && a.transform == b.transform &&
+                  a.norm == b.norm && a.bias == b.bias && a.post_layernorm == b.post_layernorm && a.reweight_p == b.reweight_p)
+          << v.name << " vs " << v.alias_of;
+    }
+  }
+  // the evaluation bug of issue 11: the canonical name must carry lssar's p
+  EXPECT_EQ(lssa::attn_choose("lssar", false, 0.f).name, "lssa");
+  EXPECT_EQ(lssa::attn_choose("lssar", false, 0.f).reweight_p, 15.f);
+  EXPECT_EQ(lssa::attn_choose("lssar", true, 0.f).reweight_p, 0.f);  // an explicit p wins, 0 too
+  expect_one_line_error([] { lssa::attn_choose("nosuch", false, 0.f); }, "nosuch");
+}
+
+// attn_map_signed (what the fused kernels' |φ| and sign(φ) follow) against φ itself.
+TEST(AttnRegistry, MapSignednessMatchesTheMath) {
+  for (int m = 0; m < lssa::kAttnMapCount; m++) {
+    const lssa::AttnMap map = static_cast<lssa::AttnMap>(m);
+    bool negative = false;
+    for (double x = -8.0; x <= 8.0; x += 1.0 / 64) negative |= lssa::attn_map(map, x) < 0.0;
+    EXPECT_EQ(lssa::attn_map_signed(map), negative) << "map " << m;
+  }
+}
+
+// attn_variant_signed and attn_variant_reweightable against the weights the CPU reference computes.
+TEST(AttnRegistry, VariantFlagsMatchTheWeights) {
+  const uint64_t seed = 20261202;
+  std::printf("seed %llu\n", (unsigned long long)seed);
+  lssa::Rng rng(seed);
+  for (const auto& v : lssa::attn_registry()) {
+    const lssa::AttnSpec sp = lssa::attn_resolve(v.name, AttnOptions{}, 64);
+    if (sp.reweight_p > 0.f) continue;  // its alias target is checked at p = 0
+    bool negative = false, rows_sum_to_one = true;
+    for (int trial = 0; trial < 50; trial++) {
+      const int n = 4 + trial % 13, T = 16;
+      std::vector<double> s(n), w(n);
+      for (double& x : s) x = 8.0 * rng.uniform() - 4.0;
+      lssa::attention_row_weights(sp, n, T, s.data(), w.data());
+      double l1 = 0;
+      for (double x : w) negative |= x < 0.0, l1 += std::fabs(x);
+      rows_sum_to_one &= l1 == 0.0 || std::fabs(l1 - 1.0) < 1e-12;  // Z = 0 rows output 0
+    }
+    EXPECT_EQ(lssa::attn_variant_signed(v), negative) << v.name;
+    if (lssa::attn_variant_reweightable(v)) {
+      EXPECT_TRUE(rows_sum_to_one) << v.name;
+    }
+  }
+}
+
+// The fused router is derived from the spec: every variant routes as its flags say, and the kernel
+// instantiations are exactly the (family, φ) pairs the registry needs.
+TEST(AttnRegistry, FusedRoutesAgreeWithTheFlags) {
+  bool needed[3][lssa::kAttnMapCount] = {};
+  for (const auto& v : lssa::attn_registry()) {
+    for (float p : {0.f, 3.f}) {
+      if (p > 0.f && !lssa::attn_variant_reweightable(v)) continue;
+      AttnOptions o;
+      o.reweight_p = p;
+      const lssa::AttnSpec sp = lssa::attn_resolve(v.name, o, 1024);
+      const lssa::FlashRoute r = lssa::flash_route(sp, 64);
+      const bool structural = sp.transform == lssa::AttnTransform::None && !sp.post_layernorm;
+      EXPECT_EQ(r.impl == lssa::AttnImpl::Fused, structural) << v.name << " p=" << p << ": " << r.reason;
+      EXPECT_EQ(lssa::flash_route(sp, 32).impl, lssa::AttnImpl::Reference) << v.name;  // no HS=32 kernel
+      if (r.impl != lssa::AttnImpl::Fused) {
+        EXPECT_FALSE(r.reason.empty()) << v.name;
+        continue;
+      }
+      EXPECT_EQ(r.reweight, sp.reweight_p > 0.f) << v.name;
+      EXPECT_EQ(r.kind == lssa::FlashKind::Unnormalised, !lssa::attn_rows_l1(sp)) << v.name;
+      EXPECT_EQ(r.kind == lssa::FlashKind::Softmax, sp.softmax || (sp.map == lssa::AttnMap::Exp && lssa::attn_rows_l1(sp)))
+          << v.name;
+      if (r.kind == lssa::FlashKind::L1) {
+        EXPECT_EQ(r.map, sp.map) << v.name;
+      }
+      needed[(int)r.kind][(int)r.map] = true;
+    }
+  }
+  for (int k = 0; k < 3; k++)
+    for (int m = 0; m < lssa::kAttnMapCount; m++)
+      EXPECT_EQ(lssa::flash_map_instantiated(static_cast<lssa::FlashKind>(k), static_cast<lssa::AttnMap>(m)), needed[k][m])
+          << "family " << k << " map " << m;
+}
+
+// The selection function: --attn-impl on the CPU backend (one implementation, a reference).
+TEST(AttnSelect, CpuBackend) {
+  const lssa::AttnSpec sp = lssa::attn_resolve("lssa", AttnOptions{}, 64);
+  const std::vector<const lssa::Attention*> cpu = {&lssa::attention_cpu_reference()};
+  const lssa::AttnShape shape{0, 64, 2, 32};
+  for (auto c : {lssa::AttnImplChoice::Auto, lssa::AttnImplChoice::Reference})
+    EXPECT_STREQ(lssa::attention_select(c, cpu, sp, shape, lssa::AttnDType::F32).name(), "cpu reference");
+  expect_one_line_error([&] { lssa::attention_select(lssa::AttnImplChoice::Fused, cpu, sp, shape, lssa::AttnDType::F32); },
+                        "--attn-impl fused");
+  expect_one_line_error([&] { lssa::attention_select(lssa::AttnImplChoice::Auto, cpu, sp, shape, lssa::AttnDType::BF16); },
+                        "cpu reference");
+  EXPECT_EQ(lssa::attn_impl_choice_from_name("auto"), lssa::AttnImplChoice::Auto);
+  EXPECT_EQ(lssa::attn_impl_choice_from_name("fused"), lssa::AttnImplChoice::Fused);
+  EXPECT_EQ(lssa::attn_impl_choice_from_name("reference"), lssa::AttnImplChoice::Reference);
+  expect_one_line_error([] { lssa::attn_impl_choice_from_name("flash"); }, "--attn-impl");
 }
 
 }  // namespace

@@ -63,6 +63,31 @@ expect_error "eval --prompt on a non-GPT-2 vocabulary" "$EVAL" --ckpt "$W/run" -
 expect_error "not a checkpoint" "$EVAL" --ckpt "$W/s_val_000000.bin" --data "$W/s_val_000000.bin"
 expect_error "missing checkpoint" "$EVAL" --ckpt "$W/nope.safetensors" --data "$W/s_val_000000.bin"
 expect_error "empty run directory" "$EVAL" --ckpt "$W/norun" --data "$W/s_val_000000.bin"
+# --attn on evaluation: the named variant with its registry default p (lssar = lssa at p = 15, as
+# train_gpt2 does), unless --reweight-p says otherwise; the implementation is printed and recorded.
+EV=(--ckpt "$W/run" --data "$W/s_val_000000.bin" --len 64 --tokens 64)
+"$EVAL" "${EV[@]}" --attn lssar --json "$W/lssar.json" >"$W/lssar.log" 2>&1 &&
+  /usr/bin/python3 -c "
+import json; r=json.load(open('$W/lssar.json'))
+assert len(r)==1 and r[0]['attn']=='lssa' and r[0]['reweight_p']==15 and r[0]['attn_impl']=='cpu reference', r
+" && ok "eval --attn lssar runs lssa at p = 15" || bad "eval --attn lssar: $(cat "$W/lssar.json" "$W/lssar.log" 2>&1 | head -c 600)"
+grep -q '^attn impl : cpu reference (--attn-impl auto)' "$W/lssar.log" && ok "eval prints the attention implementation" ||
+  bad "eval does not print the attention implementation: $(head -c 400 "$W/lssar.log")"
+"$EVAL" "${EV[@]}" --attn lssar --reweight-p 3 --json "$W/lssar3.json" >/dev/null 2>&1 &&
+  /usr/bin/python3 -c "
+import json; r=json.load(open('$W/lssar3.json'))
+assert [x['reweight_p'] for x in r]==[3] and r[0]['attn']=='lssa', r
+" && ok "eval --attn lssar --reweight-p 3 runs p = 3" || bad "eval --attn lssar --reweight-p 3"
+"$EVAL" "${EV[@]}" --attn-impl reference >/dev/null 2>&1 && ok "eval --attn-impl reference on the CPU" ||
+  bad "eval --attn-impl reference on the CPU"
+expect_error "eval: --attn-impl fused on the CPU" "$EVAL" "${EV[@]}" --device cpu --attn-impl fused
+expect_error "eval: bad --attn-impl" "$EVAL" "${EV[@]}" --attn-impl flash
+expect_error "train: bad --attn-impl" "$TRAIN" "${TINY[@]}" --attn-impl flash --steps 1
+/usr/bin/python3 -c "
+import json; e=[json.loads(l) for l in open('$W/run/log.jsonl')]
+assert e[0]['event']=='start' and e[0]['attn_impl']=='cpu reference', e[0]
+" && ok "log.jsonl records the attention implementation" || bad "log.jsonl lacks attn_impl: $(head -c 300 "$W/run/log.jsonl")"
+
 # a checkpoint from a different config: resume a run with other settings
 cp -r "$W/run" "$W/run_other"
 expect_error "resume with a different config" "$TRAIN" "${TINY[@]}" --steps 6 --layers 3 --out "$W/run_other" --resume
@@ -175,10 +200,10 @@ check_help() {
   done < <(grep -oE '^ +(-[a-z], *)?--[a-z0-9-]+( [A-Z]+)?' <<<"$help" | sed -E 's/^ +(-[a-z], *)?//')
   return $missing
 }
-check_help "$TRAIN" --attn --reweight-p --model --layers --heads --channels --seq-len --batch --total-batch --steps --lr \
+check_help "$TRAIN" --attn --attn-impl --reweight-p --model --layers --heads --channels --seq-len --batch --total-batch --steps --lr \
   --warmup --weight-decay --grad-clip --seed --train-data --val-data --val-every --val-tokens --out --ckpt-every --resume \
   --device --rope-base --config --sample-every --sample-tokens --sample-top-k --sample-prompt --tokenizer-dir && ok "train_gpt2 --help lists every option and the parser accepts each" || bad "train_gpt2 help/parser"
-check_help "$EVAL" --ckpt --data --len --reweight-p --rope-scaling --attn --tokens --json --device --prompt --max-new-tokens \
+check_help "$EVAL" --ckpt --data --len --reweight-p --rope-scaling --attn --attn-impl --tokens --json --device --prompt --max-new-tokens \
   --top-k --temperature --seed --tokenizer-dir &&
   ok "eval_gpt2 --help lists every option and the parser accepts each" || bad "eval_gpt2 help/parser"
 # a config file gives the same run as the same flags

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 # attention variants (DESIGN.md section 4.1)
 
 ACT_L1 = ["exp_l1", "softplus_l1", "sigmoid_l1", "relu_l1", "relu2_l1", "relu6_l1",
-          "gelu_l1", "mish_l1"]
+          "gelu_l1", "mish_l1", "softsign_l1"]
 VARIANTS = (["softmax"] + ACT_L1 +
             ["lssa", "sigmoid", "sigmoid_rowbias", "sigmoid_rowbias_l1", "relu_seqlen",
              "relu_shen", "inverse", "recentered", "recentered_l1", "linear", "exp_only",
@@ -71,6 +71,7 @@ _ACTS = {
     "relu6_l1": lambda x: torch.clamp(x, 0.0, 6.0),
     "gelu_l1": gelu_erf,
     "mish_l1": mish,
+    "softsign_l1": lambda x: x / (1.0 + x.abs()),  # signed: |phi| in the normaliser
 }
 
 
