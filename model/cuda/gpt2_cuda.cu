@@ -2,19 +2,29 @@
 // model/gpt2_cpu.cpp for the same pass on the CPU (the reference this file mirrors).
 #include "model/cuda/gpt2_cuda.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
+#include "attention/cuda/flash_attention.h"
 #include "model/layers_cpu.h"  // RopeTable
 #include "runtime/error.h"
 
 namespace lssa {
 
-Gpt2Cuda::Gpt2Cuda(const GPT2Config& cfg, std::unique_ptr<DeviceContext> ctx)
-    : cfg_(cfg), spec_(cfg.attn_spec()), off_(param_offsets(cfg)), ranges_(adamw_ranges(param_layout(cfg))),
-      ctx_(std::move(ctx)) {
+Gpt2Cuda::Gpt2Cuda(const GPT2Config& cfg, std::unique_ptr<DeviceContext> ctx, ModelUse use)
+    : cfg_(cfg), use_(use), spec_(cfg.attn_spec()), off_(param_offsets(cfg)),
+      ranges_(adamw_ranges(param_layout(cfg))), ctx_(std::move(ctx)) {
   fuse_gelu_ = ctx_->prop.major >= 9;
   shard_ = {0, off_.total};
+  if (use_ == ModelUse::Evaluate) {  // bf16 weights + the upload staging buffer, nothing else
+    const MemoryPlan plan = plan_eval_parameter_memory(cfg_);
+    param_mem_ = device_alloc(plan.total, "the bf16 parameters", 0, 0);
+    params_ = (bf16*)((char*)param_mem_ + plan.offset_of("params_bf16"));
+    staging_ = (float*)((char*)param_mem_ + plan.offset_of("upload_staging"));
+    CUDA_CHECK(cudaMemsetAsync(param_mem_, 0, plan.total, ctx_->stream));
+    return;
+  }
   const MemoryPlan plan = plan_parameter_memory(cfg_);
   const size_t norm_bytes = (kNormBlocks + 1) * sizeof(double);
   param_mem_ = device_alloc(plan.total + norm_bytes, "the parameters, gradients and AdamW state", 0, 0);
@@ -37,10 +47,10 @@ void Gpt2Cuda::ensure_acts(int B, int T) {
   B_ = B;
   T_ = T;
   if (B == plan_B_ && T == plan_T_) return;
-  const MemoryPlan plan = plan_activation_memory(cfg_, B, T, /*training=*/true);
-  const AttnShape shape{B, T, cfg_.NH, cfg_.HS()};
-  const size_t attn_bytes = attention_reference_scratch_bytes(shape, true);
-  const size_t total = plan.total + attn_bytes;
+  const bool train = use_ == ModelUse::Train;
+  const MemoryPlan plan = train ? plan_activation_memory(cfg_, B, T, /*training=*/true)
+                                : plan_eval_activation_memory(cfg_, B, T);
+  const size_t total = plan.total;  // the attention's scratch is part of the plan
   if (total > act_cap_) {
     ctx_->synchronize();
     if (act_mem_) cudaFree(act_mem_);
@@ -54,7 +64,13 @@ void Gpt2Cuda::ensure_acts(int B, int T) {
   }
   char* base = (char*)act_mem_;
   auto at = [&](const char* name) { return (void*)(base + plan.offset_of(name)); };
+  auto at_if = [&](const char* name) -> void* {  // buffers only one of the plans has
+    for (const BufferPlan& b : plan.buffers)
+      if (b.name == name) return at(name);
+    return nullptr;
+  };
   Acts& a = a_;
+  a = Acts{};
   a.tokens = (int*)at("tokens");
   a.targets = (int*)at("targets");
   a.rope_cos = (float*)at("rope_cos");
@@ -79,17 +95,25 @@ void Gpt2Cuda::ensure_acts(int B, int T) {
   a.losses = (float*)at("losses");
   a.ce_stats = (float*)at("ce_stats");
   a.scratch = (bf16*)at("scratch");
-  a.dresidual = (bf16*)at("dresidual");
-  a.dln = (bf16*)at("dln");
-  a.datt = (bf16*)at("datt");
-  a.dbig = (bf16*)at("dbig");
-  a.dbig2 = (bf16*)at("dbig2");
-  a.dqkv = (bf16*)at("dqkv");
-  a.colsum_partial = (float*)at("colsum_partial");
-  a.tok_ids = (int*)at("tok_ids");
-  a.tok_start = (int*)at("tok_start");
-  a.tok_pos = (int*)at("tok_pos");
-  a.attn = attention_reference_scratch_at(base + plan.total, shape, true);
+  a.dresidual = (bf16*)at_if("dresidual");
+  a.dln = (bf16*)at_if("dln");
+  a.datt = (bf16*)at_if("datt");
+  a.dbig = (bf16*)at_if("dbig");
+  a.dbig2 = (bf16*)at_if("dbig2");
+  a.dqkv = (bf16*)at_if("dqkv");
+  a.colsum_partial = (float*)at_if("colsum_partial");
+  a.tok_ids = (int*)at_if("tok_ids");
+  a.tok_start = (int*)at_if("tok_start");
+  a.tok_pos = (int*)at_if("tok_pos");
+  // the reference attention's scratch, laid out by the plan (AttnReferenceScratch's fields)
+  a.attn.q = (float*)at_if("attn_q");
+  a.attn.k = (float*)at_if("attn_k");
+  a.attn.v = (float*)at_if("attn_v");
+  a.attn.qdiv = (float*)at_if("attn_qdiv");
+  a.attn.kdiv = (float*)at_if("attn_kdiv");
+  a.attn.dout = (float*)at_if("attn_dout");
+  a.attn.rowstats = (float*)at_if("attn_rowstats");
+  a.attn_fused_ws = at_if("attn_fused_ws");
   plan_B_ = B;
   plan_T_ = T;
   rope_T_ = -1;  // the tables moved
@@ -124,30 +148,35 @@ double Gpt2Cuda::forward(const int* tokens, const int* targets, int B, int T, Ro
   const ParamOffsets& o = off_;
   const size_t NC = (size_t)N * C;
   const AttnShape shape{B, T, NH, HS};
+  const bool train = use_ == ModelUse::Train;
 
   encoder_forward_cuda(ctx, a.encoded, a.tokens, P + o.wte, N, C);
   layernorm_forward_cuda(ctx, a.ln1, a.ln1_mean, a.ln1_rstd, a.encoded, P + o.ln1w, P + o.ln1b, N, C);
   for (int l = 0; l < L; l++) {
-    bf16* ln1 = a.ln1 + l * NC;       // (B, T, C), computed by the previous layer's fused LN
-    bf16* qkv = a.qkv + l * 3 * NC;   // (B, T, 3C)
-    bf16* atty = a.atty + l * NC;     // (B, T, C)
-    bf16* res2 = a.residual2 + l * NC;
-    bf16* ln2 = a.ln2 + l * NC;
-    bf16* fch = a.fch + l * 4 * NC;   // (B, T, 4C) pre-GELU
-    bf16* fchg = a.fch_gelu + l * 4 * NC;
-    bf16* res3 = a.residual3 + l * NC;
-    const bf16* x = l == 0 ? a.encoded : a.residual3 + (l - 1) * NC;
+    // Evaluate: every layer in slot 0 of its buffers; x (= residual3 of layer l−1) is last read by
+    // the residual + LayerNorm that forms residual2, before this layer's residual3 overwrites it.
+    const size_t sl = train ? l : 0, sp = train ? l - 1 : 0, sn = train ? l + 1 : 0;
+    bf16* ln1 = a.ln1 + sl * NC;       // (B, T, C), computed by the previous layer's fused LN
+    bf16* qkv = a.qkv + sl * 3 * NC;   // (B, T, 3C)
+    bf16* atty = a.atty + sl * NC;     // (B, T, C)
+    bf16* res2 = a.residual2 + sl * NC;
+    bf16* ln2 = a.ln2 + sl * NC;
+    bf16* fch = a.fch + sl * 4 * NC;   // (B, T, 4C) pre-GELU
+    bf16* fchg = a.fch_gelu + sl * 4 * NC;
+    bf16* res3 = a.residual3 + sl * NC;
+    const bf16* x = l == 0 ? a.encoded : a.residual3 + sp * NC;
     MatmulForward mq;
     mq.out = qkv, mq.inp = ln1, mq.W = P + o.qkvw + (size_t)l * 3 * C * C, mq.bias = P + o.qkvb + l * 3 * C;
     mq.N = N, mq.IC = C, mq.OC = 3 * C;
     matmul_forward_cuda(ctx, mq);
     rope_apply_cuda(ctx, qkv, a.rope_cos, a.rope_sin, B, T, NH, HS, +1);
-    attention_reference_forward(ctx.stream, spec_, shape, a.attn, atty, qkv);
+    if (train) attention_reference_forward(ctx.stream, spec_, shape, a.attn, atty, qkv);
+    else attention_forward_eval(shape, atty, qkv);
     MatmulForward mp;
     mp.out = a.scratch, mp.inp = atty, mp.W = P + o.attprojw + (size_t)l * C * C, mp.bias = P + o.attprojb + l * C;
     mp.N = N, mp.IC = C, mp.OC = C;
     matmul_forward_cuda(ctx, mp);
-    residual_layernorm_forward_cuda(ctx, res2, ln2, a.ln2_mean + l * N, a.ln2_rstd + l * N, x, a.scratch,
+    residual_layernorm_forward_cuda(ctx, res2, ln2, a.ln2_mean + sl * N, a.ln2_rstd + sl * N, x, a.scratch,
                                     P + o.ln2w + l * C, P + o.ln2b + l * C, N, C);
     MatmulForward mf;
     mf.inp = ln2, mf.W = P + o.fcw + (size_t)l * 4 * C * C, mf.bias = P + o.fcb + l * 4 * C;
@@ -166,11 +195,28 @@ double Gpt2Cuda::forward(const int* tokens, const int* targets, int B, int T, Ro
     matmul_forward_cuda(ctx, mfp);
     // residual3 = residual2 + MLP, then the next LayerNorm (ln1 of layer l+1, or lnf)
     const bool last = l == L - 1;
-    residual_layernorm_forward_cuda(ctx, res3, last ? a.lnf : a.ln1 + (l + 1) * NC,
-                                    last ? a.lnf_mean : a.ln1_mean + (l + 1) * N,
-                                    last ? a.lnf_rstd : a.ln1_rstd + (l + 1) * N, res2, a.scratch,
+    residual_layernorm_forward_cuda(ctx, res3, last ? a.lnf : a.ln1 + sn * NC,
+                                    last ? a.lnf_mean : a.ln1_mean + sn * N,
+                                    last ? a.lnf_rstd : a.ln1_rstd + sn * N, res2, a.scratch,
                                     last ? P + o.lnfw : P + o.ln1w + (l + 1) * C,
                                     last ? P + o.lnfb : P + o.ln1b + (l + 1) * C, N, C);
+  }
+  if (!train) {  // logits and losses kEvalLogitRows positions at a time: (N, Vp) never exists
+    if (!targets) {
+      ctx.synchronize();
+      return std::numeric_limits<double>::quiet_NaN();
+    }
+    for (int r0 = 0; r0 < N; r0 += kEvalLogitRows) {
+      const int n = std::min(kEvalLogitRows, N - r0);
+      MatmulForward ml;
+      ml.out = a.logits, ml.inp = a.lnf + (size_t)r0 * C, ml.W = P + o.wte, ml.N = n, ml.IC = C, ml.OC = Vp;
+      matmul_forward_cuda(ctx, ml);
+      crossentropy_forward_cuda(ctx, a.losses + r0, a.ce_stats, a.logits, a.targets + r0, n, V, Vp);
+    }
+    std::vector<float> l = losses();  // synchronises
+    double total = 0;
+    for (float x : l) total += x;
+    return total / N;
   }
   MatmulForward ml;
   ml.out = a.logits, ml.inp = a.lnf, ml.W = P + o.wte, ml.N = N, ml.IC = C, ml.OC = Vp;
@@ -186,7 +232,26 @@ double Gpt2Cuda::forward(const int* tokens, const int* targets, int B, int T, Ro
   return total / N;
 }
 
+void Gpt2Cuda::require_training(const char* what) const {
+  if (use_ != ModelUse::Train) fail(strfmt("%s: this model was built for forward-only evaluation", what));
+}
+
+// Evaluate: the fused kernel where flash_route() fuses the variant (no saved statistics or Õ2:
+// nothing runs backward), else the reference path; both O(T) memory.
+void Gpt2Cuda::attention_forward_eval(const AttnShape& shape, bf16* atty, const bf16* qkv) {
+  if (!a_.attn_fused_ws) {
+    attention_reference_forward(ctx_->stream, spec_, shape, a_.attn, atty, qkv);
+    return;
+  }
+  FlashAttnParams p = flash_params_init(spec_, shape.B, shape.T, shape.NH, shape.HS);
+  p.qkv = qkv;
+  p.out = atty;
+  p.fwd_workspace = a_.attn_fused_ws;
+  flash_attention_forward(p, ctx_->stream);
+}
+
 void Gpt2Cuda::backward(float loss_scale) {
+  require_training("backward()");
   if (!have_targets_) fail("backward() needs a forward pass with targets");
   const int L = cfg_.L, C = cfg_.C, NH = cfg_.NH, HS = cfg_.HS(), V = cfg_.V, Vp = cfg_.Vp;
   const int B = B_, T = T_, N = B * T;
@@ -256,6 +321,7 @@ std::vector<float> Gpt2Cuda::losses() const {
 }
 
 std::vector<float> Gpt2Cuda::logits() const {
+  require_training("logits() (forward-only evaluation keeps the losses, not the (B, T, Vp) logits)");
   const size_t n = (size_t)B_ * T_ * cfg_.Vp;
   std::vector<bf16> tmp(n);
   CUDA_CHECK(cudaMemcpyAsync(tmp.data(), a_.logits, n * sizeof(bf16), cudaMemcpyDeviceToHost, ctx_->stream));
@@ -265,9 +331,12 @@ std::vector<float> Gpt2Cuda::logits() const {
   return out;
 }
 
-void Gpt2Cuda::zero_grad() { CUDA_CHECK(cudaMemsetAsync(grads_, 0, off_.total * sizeof(float), ctx_->stream)); }
+void Gpt2Cuda::zero_grad() {
+  require_training("zero_grad()");
+  CUDA_CHECK(cudaMemsetAsync(grads_, 0, off_.total * sizeof(float), ctx_->stream)); }
 
 double Gpt2Cuda::grad_norm() const {
+  require_training("grad_norm()");
   global_norm_squared_cuda(*ctx_, norm_scratch_ + kNormBlocks, norm_scratch_, grads_ + shard_.begin, shard_.size());
   double s = 0;
   CUDA_CHECK(cudaMemcpyAsync(&s, norm_scratch_ + kNormBlocks, sizeof(double), cudaMemcpyDeviceToHost, ctx_->stream));
@@ -276,6 +345,7 @@ double Gpt2Cuda::grad_norm() const {
 }
 
 void Gpt2Cuda::adamw_step(const AdamWConfig& opt, double lr, double grad_scale, int t) {
+  require_training("adamw_step()");
   // bias corrections exactly as the CPU backend computes them (fp64 pow, rounded to fp32)
   const float c1 = (float)(1.0 - std::pow(opt.beta1, t)), c2 = (float)(1.0 - std::pow(opt.beta2, t));
   for (const ParamRange& full : ranges_) {
@@ -306,22 +376,41 @@ void upload(const DeviceContext& ctx, float* dst, const std::vector<float>& in, 
 }
 }  // namespace
 
-void Gpt2Cuda::get_params(std::vector<float>& out) const { download(*ctx_, master_, off_.total, out); }
+void Gpt2Cuda::get_params(std::vector<float>& out) const {
+  require_training("get_params()");
+  download(*ctx_, master_, off_.total, out);
+}
 void Gpt2Cuda::set_params(const std::vector<float>& in) {
+  if (use_ == ModelUse::Evaluate) {  // through the staging buffer, chunk by chunk, into bf16
+    if (in.size() != off_.total)
+      fail(strfmt("parameter vector has %zu values, the model needs %zu", in.size(), off_.total));
+    for (size_t i = 0; i < off_.total; i += kEvalUploadFloats) {
+      const size_t n = std::min(kEvalUploadFloats, off_.total - i);
+      CUDA_CHECK(cudaMemcpyAsync(staging_, in.data() + i, n * sizeof(float), cudaMemcpyHostToDevice, ctx_->stream));
+      f32_to_bf16_cuda(*ctx_, params_ + i, staging_, n);
+    }
+    ctx_->synchronize();  // `in` may die after return
+    return;
+  }
   upload(*ctx_, master_, in, off_.total, "parameter vector");
   f32_to_bf16_cuda(*ctx_, params_, master_, off_.total);
 }
-void Gpt2Cuda::get_grads(std::vector<float>& out) const { download(*ctx_, grads_, off_.total, out); }
+void Gpt2Cuda::get_grads(std::vector<float>& out) const {
+  require_training("get_grads()");
+  download(*ctx_, grads_, off_.total, out); }
 void Gpt2Cuda::get_adam_state(std::vector<float>& m, std::vector<float>& v) const {
+  require_training("get_adam_state()");
   download(*ctx_, adam_m_ + shard_.begin, shard_.size(), m);
   download(*ctx_, adam_v_ + shard_.begin, shard_.size(), v);
 }
 void Gpt2Cuda::set_adam_state(const std::vector<float>& m, const std::vector<float>& v) {
+  require_training("set_adam_state()");
   upload(*ctx_, adam_m_ + shard_.begin, m, shard_.size(), "AdamW first moment");
   upload(*ctx_, adam_v_ + shard_.begin, v, shard_.size(), "AdamW second moment");
 }
 
 void Gpt2Cuda::set_optimizer_shard(ShardRange shard) {
+  require_training("set_optimizer_shard()");
   if (shard.begin > shard.end || shard.end > off_.total)
     fail(strfmt("optimizer shard [%zu, %zu) is outside the %zu parameters", shard.begin, shard.end, off_.total));
   shard_ = shard;
@@ -330,21 +419,23 @@ void Gpt2Cuda::set_optimizer_shard(ShardRange shard) {
 }
 
 void Gpt2Cuda::reduce_grads(Communicator& comm, bool shard_only) {
+  require_training("reduce_grads()");
   const CommBuffer b{grads_, off_.total, DType::F32, MemSpace::Device, ctx_->stream};
   if (shard_only) comm.reduce_scatter_mean(b);
   else comm.all_reduce_mean(b);
 }
 
 void Gpt2Cuda::gather_params(Communicator& comm) {
+  require_training("gather_params()");
   // every rank updated its shard of the fp32 master weights; gather them, then refresh bf16
   comm.all_gather(CommBuffer{master_, off_.total, DType::F32, MemSpace::Device, ctx_->stream});
   f32_to_bf16_cuda(*ctx_, params_, master_, off_.total);
 }
 
-std::unique_ptr<Gpt2Model> make_cuda_model(const GPT2Config& cfg, std::string* why) {
+std::unique_ptr<Gpt2Model> make_cuda_model(const GPT2Config& cfg, std::string* why, ModelUse use) {
   auto ctx = std::make_unique<DeviceContext>();
   if (!ctx->open(why)) return nullptr;
-  return std::make_unique<Gpt2Cuda>(cfg, std::move(ctx));
+  return std::make_unique<Gpt2Cuda>(cfg, std::move(ctx), use);
 }
 
 }  // namespace lssa
