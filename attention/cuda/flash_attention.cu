@@ -2,7 +2,8 @@
 // template instantiation (flash_kernels.cuh), and the kernel sequence of each pass.
 //   forward : [LSSA: row kernel → k̂, 1/‖q‖]  → flash_fwd_kernel
 //   backward: row kernel (D, E, zero dq; LSSA: k̂, 1/‖q‖, 1/‖k‖) → flash_bwd_kernel (dK, dV)
-//             → flash_bwd_dq_kernel (dQ, unless p.deterministic is off) → dq conversion
+//             → flash_bwd_dq_kernel (dQ again, deterministic, unless p.deterministic is off:
+//             it overwrites the atomic dQ of flash_bwd_kernel) → dq conversion
 #include "attention/cuda/flash_attention.h"
 
 #include "attention/cuda/flash_kernels.cuh"
@@ -54,7 +55,6 @@ KernelArgs make_args(const FlashAttnParams& p, bool backward) {
     a.dq_accum = reinterpret_cast<float*>(ws + w.dq_accum);
     a.Dbuf = reinterpret_cast<float*>(ws + w.D);
     a.Ebuf = reinterpret_cast<float*>(ws + w.E);
-    a.dq_atomic = p.deterministic ? 0 : 1;
   }
   return a;
 }

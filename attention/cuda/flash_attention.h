@@ -43,9 +43,9 @@ struct FlashAttnParams {
   const __nv_bfloat16* dout = nullptr;  // (B, T, C) gradient of the output
   __nv_bfloat16* dqkv = nullptr;        // (B, T, 3C) gradient of qkv, overwritten
   void* bwd_workspace = nullptr;        // flash_buffer_sizes().bwd_workspace bytes
-  bool deterministic = true;            // dq by its own pass over the key tiles (no float atomics:
-                                        //   bit-identical run to run); false: fp32 atomics in the
-                                        //   fused backward (fewer FLOPs, summation order varies)
+  bool deterministic = true;            // dq by its own pass over the key tiles (no float atomics in
+                                        //   the result: bit-identical run to run); false: keep the
+                                        //   fused backward's fp32-atomic dq (summation order varies)
 };
 
 // Shapes, spec and route filled in; pointers null. Throws Error (one line) when the variant or
