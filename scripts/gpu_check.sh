@@ -7,7 +7,7 @@
 #       (default gpu_pack/, git-ignored), adds the small runtime libraries the device may lack,
 #       checks that DIR plus the tracked tree stay under the device's transfer limit (64 MiB),
 #       and prints the exact device command. PACK_PTXAS_VERBOSE=ON keeps ptxas's register and
-#       spill report in the build log (build-gpupack.build.log).
+#       spill report in the build log (build-gpupack/pack.build.log).
 #
 #   scripts/gpu_check.sh --run [--pack DIR] [--out DIR] [--dry]
 #       THERE, on the GPU machine, with nothing built there: finds cuBLAS / cuBLASLt / NCCL /
@@ -57,16 +57,17 @@ pack() {
   # single communicator) and no OpenBLAS (the CPU matmuls are not used on the GPU, and the
   # library would not fit the transfer limit).
   echo "== configure $BUILD (Release, CUDA 80;90, MPI off, BLAS off)"
+  mkdir -p "$BUILD"
   cmake -S . -B "$BUILD" "${GEN[@]}" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES="80;90" \
         -DLSSA_MPI=OFF -DCMAKE_DISABLE_FIND_PACKAGE_BLAS=ON -DLSSA_TESTS=ON \
-        -DLSSA_PTXAS_VERBOSE="${PACK_PTXAS_VERBOSE:-OFF}" >"$BUILD.configure.log" 2>&1 ||
-    { tail -20 "$BUILD.configure.log"; echo "error: configure failed (log: $BUILD.configure.log)" >&2; exit 1; }
-  grep -q "CUDA backend: ON" "$BUILD.configure.log" || { echo "error: CUDA backend OFF (see $BUILD.configure.log)" >&2; exit 1; }
+        -DLSSA_PTXAS_VERBOSE="${PACK_PTXAS_VERBOSE:-OFF}" >"$BUILD/pack.configure.log" 2>&1 ||
+    { tail -20 "$BUILD/pack.configure.log"; echo "error: configure failed (log: $BUILD/pack.configure.log)" >&2; exit 1; }
+  grep -q "CUDA backend: ON" "$BUILD/pack.configure.log" || { echo "error: CUDA backend OFF (see $BUILD/pack.configure.log)" >&2; exit 1; }
   local jobs=${PACK_JOBS:-$(nproc 2>/dev/null || echo 2)}
   echo "== build ${PACK_BINS[*]} (-j$jobs; the fused kernels take minutes)"
   local t0=$(date +%s)
-  nice -n 10 cmake --build "$BUILD" -j"$jobs" --target "${PACK_BINS[@]}" >"$BUILD.build.log" 2>&1 ||
-    { tail -30 "$BUILD.build.log"; echo "error: build failed (log: $BUILD.build.log)" >&2; exit 1; }
+  nice -n 10 cmake --build "$BUILD" -j"$jobs" --target "${PACK_BINS[@]}" >"$BUILD/pack.build.log" 2>&1 ||
+    { tail -30 "$BUILD/pack.build.log"; echo "error: build failed (log: $BUILD/pack.build.log)" >&2; exit 1; }
   echo "   built in $(( $(date +%s) - t0 )) s"
 
   rm -rf "$PACK" && mkdir -p "$PACK/bin" "$PACK/lib"
@@ -97,9 +98,11 @@ pack() {
   # Size: the pack plus the tracked tree must fit the device's transfer limit.
   local pack_b tree_b total
   pack_b=$(du -sb "$PACK" | cut -f1)
-  tree_b=$(git ls-files -z | xargs -0 stat -c %s 2>/dev/null | awk '{s += $1} END {print s + 0}')
+  # what the device receives besides the pack: tracked files and untracked files git does not ignore
+  tree_b=$(git ls-files -z --cached --others --exclude-standard | xargs -0 stat -c %s 2>/dev/null |
+           awk '{s += $1} END {print s + 0}')
   total=$((pack_b + tree_b))
-  printf '== size: pack %.1f MiB + tracked tree %.1f MiB = %.1f MiB (limit %d MiB)\n' \
+  printf '== size: pack %.1f MiB + tree %.1f MiB = %.1f MiB (limit %d MiB)\n' \
     "$(echo "$pack_b / 1048576" | bc -l)" "$(echo "$tree_b / 1048576" | bc -l)" "$(echo "$total / 1048576" | bc -l)" "$LIMIT_MIB"
   echo "size pack_bytes=$pack_b tree_bytes=$tree_b total_bytes=$total" >>"$PACK/MANIFEST"
   if (( total >= LIMIT_MIB * 1048576 )); then
