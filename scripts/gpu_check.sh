@@ -102,8 +102,8 @@ pack() {
   tree_b=$(git ls-files -z --cached --others --exclude-standard | xargs -0 stat -c %s 2>/dev/null |
            awk '{s += $1} END {print s + 0}')
   total=$((pack_b + tree_b))
-  printf '== size: pack %.1f MiB + tree %.1f MiB = %.1f MiB (limit %d MiB)\n' \
-    "$(echo "$pack_b / 1048576" | bc -l)" "$(echo "$tree_b / 1048576" | bc -l)" "$(echo "$total / 1048576" | bc -l)" "$LIMIT_MIB"
+  awk -v p="$pack_b" -v t="$tree_b" -v l="$LIMIT_MIB" \
+    'BEGIN {printf "== size: pack %.1f MiB + tree %.1f MiB = %.1f MiB (limit %d MiB)\n", p / 2^20, t / 2^20, (p + t) / 2^20, l}'
   echo "size pack_bytes=$pack_b tree_bytes=$tree_b total_bytes=$total" >>"$PACK/MANIFEST"
   if (( total >= LIMIT_MIB * 1048576 )); then
     echo "error: pack + tree exceed $LIMIT_MIB MiB; the device cannot receive them" >&2
