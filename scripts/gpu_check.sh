@@ -107,7 +107,8 @@ pack() {
     echo "nvcc $(nvcc --version | tail -1)"
     echo "arch sm_80 sm_90"
     echo "host $(uname -m) $(ldd --version 2>&1 | head -1)"
-    for b in "${PACK_BINS[@]}"; do echo "needs $b: $(ldd "$PACK/bin/$b" | awk '{print $1}' | grep -E 'cublas|nccl|cudart|gomp' | tr '\n' ' ')"; done
+    for f in "$PACK"/bin/*; do echo "needs $(basename "$f"): $(ldd "$f" | awk '{print $1}' | grep -E 'cublas|nccl|cudart|gomp' | tr '\n' ' ')"; done
+    [[ -f "$PACK/LEFT_OUT" ]] && echo "left out (transfer limit): $(tr '\n' ' ' <"$PACK/LEFT_OUT")"
   } >"$PACK/MANIFEST"
 
   # Size: the pack plus the tracked tree must fit the device's transfer limit.
