@@ -10,6 +10,12 @@
 //   ./eval_gpt2 --ckpt runs/lssa --prompt "The meaning of life is" --max-new-tokens 64 [--top-k 40 --seed 1]
 //
 // generates a continuation instead (model/sampler.h): the prompt and the text on stdout.
+//
+//   ./eval_gpt2 --plan --model d12 --len 1024,16384      (or --plan --ckpt runs/lssa)
+//
+// prints the GPU memory a forward-only evaluation of each length plans (B = 1; the sweep builds
+// its models with ModelUse::Evaluate: bf16 weights, one layer's activations, chunked logits,
+// fused attention) and exits; no GPU and no data needed.
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cmath>
@@ -22,6 +28,7 @@
 #include "data/loader.h"
 #include "data/tokenizer.h"
 #include "model/checkpoint.h"
+#include "model/cuda/cuda_plan.h"
 #include "model/sampler.h"
 #include "runtime/error.h"
 #include "runtime/file_io.h"
@@ -67,12 +74,45 @@ static int generate_text(const EvalConfig& ec, const LoadedModel& lm, GPT2Config
   return 0;
 }
 
+// --plan: one line per length with the planned bytes (model/cuda/cuda_plan.h: eval_memory).
+static int print_plan(const EvalConfig& ec) {
+  GPT2Config cfg;
+  std::string what;
+  if (!ec.ckpt.empty()) {
+    LoadedModel lm = load_model(ec.ckpt);
+    cfg = lm.cfg;
+    what = lm.path;
+  } else {
+    if (!gpt2_preset(ec.model, cfg))
+      fail(strfmt("unknown --model '%s' (presets: %s)", ec.model.c_str(), gpt2_preset_names().c_str()));
+    what = "preset " + ec.model;
+  }
+  if (!ec.attn.empty()) cfg.attn = attn_canonical_name(ec.attn);
+  std::vector<int> lens;
+  if (ec.lens.empty())
+    for (int k : {1, 2, 4, 8, 16}) lens.push_back(k * cfg.T_train);
+  else
+    lens = parse_int_list(ec.lens, "--len");
+  const double MiB = 1024.0 * 1024.0;
+  std::printf("eval_gpt2 --plan | %s | L=%d NH=%d C=%d Vp=%d | attn %s | forward-only GPU evaluation, B = 1\n",
+              what.c_str(), cfg.L, cfg.NH, cfg.C, cfg.Vp, cfg.attn.c_str());
+  std::printf("%8s %12s %12s %12s %12s %10s %14s %s\n", "len", "params MiB", "acts MiB", "attn MiB", "logits MiB",
+              "cublas MiB", "total bytes", "attention");
+  for (int len : lens) {
+    const EvalMemory m = eval_memory(cfg, 1, len);
+    std::printf("%8d %12.1f %12.1f %12.1f %12.1f %10.1f %14zu %s\n", len, m.params / MiB, m.activations / MiB,
+                m.attention / MiB, m.logits / MiB, m.cublas / MiB, m.total(), m.fused ? "fused" : "reference");
+  }
+  return 0;
+}
+
 static int run(int argc, char** argv) {
   CLI::App app{"eval_gpt2: validation loss at 1x..16x the training length, with RoPE scaling and re-weighting"};
   EvalConfig ec;
   add_eval_options(app, ec);
   if (int rc = parse_command_line(app, argc, argv); rc >= 0) return rc;
   validate(ec);
+  if (ec.plan) return print_plan(ec);
   if (!ec.json.empty()) check_output_file(ec.json, "--json");  // before the sweep, not after it
   set_cpu_threads(ec.threads);
   LoadedModel lm = load_model(ec.ckpt);
@@ -110,7 +150,7 @@ static int run(int argc, char** argv) {
   for (size_t pi = 0; pi < ps.size(); pi++) {
     GPT2Config c = cfg;
     c.attn_opt.reweight_p = ps[pi];
-    std::unique_ptr<Gpt2Model> model = make_model(c, ec.device);
+    std::unique_ptr<Gpt2Model> model = make_model(c, ec.device, stdout, ModelUse::Evaluate);
     model->set_params(lm.params);
     if (model->attention_impl() != attn_impl) {
       attn_impl = model->attention_impl();

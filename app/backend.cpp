@@ -13,21 +13,21 @@ namespace lssa {
 
 #ifdef LSSA_HAVE_CUDA_BACKEND
 // model/cuda: returns null and sets *why when no usable GPU is visible.
-std::unique_ptr<Gpt2Model> make_cuda_model(const GPT2Config& cfg, std::string* why);
+std::unique_ptr<Gpt2Model> make_cuda_model(const GPT2Config& cfg, std::string* why, ModelUse use);
 #endif
 
-std::unique_ptr<Gpt2Model> make_model(const GPT2Config& cfg, const std::string& device, FILE* notes) {
-  if (device == "cpu") return make_cpu_model(cfg);
+std::unique_ptr<Gpt2Model> make_model(const GPT2Config& cfg, const std::string& device, FILE* notes, ModelUse use) {
+  if (device == "cpu") return make_cpu_model(cfg, use);
 #ifdef LSSA_HAVE_CUDA_BACKEND
   std::string why;
-  auto m = make_cuda_model(cfg, &why);
+  auto m = make_cuda_model(cfg, &why, use);
   if (m) return m;
   if (device == "cuda") fail("--device cuda: " + why);
   std::fprintf(notes, "note: %s; running on the CPU\n", why.c_str());
 #else
   if (device == "cuda") fail("--device cuda: this build has no CUDA backend (built without a CUDA toolkit)");
 #endif
-  return make_cpu_model(cfg);
+  return make_cpu_model(cfg, use);
 }
 
 void set_cpu_threads(int n) {

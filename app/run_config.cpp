@@ -133,7 +133,7 @@ void add_eval_options(CLI::App& app, EvalConfig& ec) {
   app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   strict_config(app);
   app.set_config("--config", "", "read options from a TOML/INI file (same names, without --)");
-  app.add_option("--ckpt", ec.ckpt, "checkpoint file, or run directory (its latest checkpoint)")->required();
+  app.add_option("--ckpt", ec.ckpt, "checkpoint file, or run directory (its latest checkpoint)");
   app.add_option("--data", ec.data, "evaluation shards (glob; several comma-separated)");
   app.add_option("--len", ec.lens, "evaluation lengths, comma-separated (default: 1,2,4,8,16 x T_train)");
   app.add_option("--reweight-p", ec.reweight_p, "re-weighting exponents, comma-separated (default: the checkpoint's, 0 unless trained with one)");
@@ -151,6 +151,8 @@ void add_eval_options(CLI::App& app, EvalConfig& ec) {
   app.add_option("--temperature", ec.temperature, "--prompt: divides the logits (0 = greedy)")->capture_default_str();
   app.add_option("--seed", ec.seed, "--prompt: seed of the sampling")->capture_default_str();
   app.add_option("--tokenizer-dir", ec.tokenizer_dir, "folder with GPT-2's encoder.json + vocab.bpe (default: $LSSA_DATA_DIR/tokenizer)");
+  app.add_flag("--plan", ec.plan, "print the GPU memory a forward-only evaluation of each --len plans (B = 1), then exit");
+  app.add_option("--model", ec.model, "--plan without --ckpt: the model preset to plan for (d12 = 124M, ...)");
 }
 
 static void check_device(const std::string& d) {
@@ -249,6 +251,14 @@ std::vector<float> parse_float_list(const std::string& s, const char* what) {
 }
 
 void validate(EvalConfig& ec) {
+  if (ec.plan) {
+    if (ec.ckpt.empty() == ec.model.empty()) fail("--plan needs a model: --ckpt or --model (one of them)");
+    if (!ec.lens.empty()) parse_int_list(ec.lens, "--len");
+    if (!ec.attn.empty()) attn_canonical_name(ec.attn);
+    return;
+  }
+  if (!ec.model.empty()) fail("--model is for --plan only (evaluation takes the model from --ckpt)");
+  if (ec.ckpt.empty()) fail("--ckpt is required (a checkpoint file or a run directory)");
   if (ec.data.empty() && ec.prompt.empty()) fail("--data is required (token shards to evaluate on), or --prompt to generate");
   if (!ec.data.empty() && !ec.prompt.empty()) fail("--prompt generates text and --data evaluates: give one of them");
   if (!ec.prompt.empty()) {

@@ -85,6 +85,9 @@ struct EvalConfig {
   float temperature = 1.0f;              // 0 = greedy
   uint64_t seed = 1337;                  // seed of the sampling RNG
   std::string tokenizer_dir;             // empty = ${LSSA_DATA_DIR:-<repo>/.cache/data}/tokenizer
+  // memory plan (no GPU, no data needed)
+  bool plan = false;                     // print the forward-only GPU memory plan of each --len, exit
+  std::string model;                     // --plan without --ckpt: a model preset (d12, ...)
 };
 
 // Parses argv; returns -1 to go on, or the exit code: 0 after --help, 2 after a parse error

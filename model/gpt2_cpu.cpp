@@ -2,6 +2,7 @@
 // attention of attention_cpu.h, plus AdamW. See gpt2_cpu.h for the data flow and shapes.
 #include "model/gpt2_cpu.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -50,23 +51,33 @@ AttnParams Gpt2Cpu<R>::attn_params(const R* out, const R* qkv, const R* dout, R*
 }
 
 template <typename R>
-Gpt2Cpu<R>::Gpt2Cpu(const GPT2Config& cfg)
+Gpt2Cpu<R>::Gpt2Cpu(const GPT2Config& cfg, ModelUse use)
     : cfg_(cfg),
+      use_(use),
       spec_(cfg.attn_spec()),
       attn_(&attention_select(cfg.attn_impl, {&attention_cpu_reference()}, spec_, {0, cfg.T_train, cfg.NH, cfg.HS()},
                               kAttnDType<R>)),
       off_(param_offsets(cfg)),
       layout_(param_layout(cfg)) {
   params.assign(off_.total, R(0));
-  grads.assign(off_.total, R(0));
-  adam_m.assign(off_.total, R(0));
-  adam_v.assign(off_.total, R(0));
+  if (use_ == ModelUse::Train) {  // forward-only evaluation needs no gradients or optimizer state
+    grads.assign(off_.total, R(0));
+    adam_m.assign(off_.total, R(0));
+    adam_v.assign(off_.total, R(0));
+  }
   shard_ = {0, off_.total};
 }
 
 template <typename R>
+void Gpt2Cpu<R>::require_training(const char* what) const {
+  if (use_ != ModelUse::Train) fail(strfmt("%s: this model was built for forward-only evaluation", what));
+}
+
+template <typename R>
 void Gpt2Cpu<R>::ensure_acts(int B, int T) {
-  const size_t BT = (size_t)B * T, L = cfg_.L, C = cfg_.C;
+  const size_t BT = (size_t)B * T, C = cfg_.C;
+  const size_t L = use_ == ModelUse::Train ? cfg_.L : 1;  // Evaluate: one layer's buffers, reused
+  const size_t logit_rows = use_ == ModelUse::Train ? BT : std::min(BT, (size_t)kEvalLogitRows);
   B_ = B;
   T_ = T;
   if ((int)BT <= cap_BT_) return;
@@ -88,7 +99,7 @@ void Gpt2Cpu<R>::ensure_acts(int B, int T) {
   a.lnf.resize(BT * C);
   a.lnf_mean.resize(BT);
   a.lnf_rstd.resize(BT);
-  a.logits.resize(BT * cfg_.Vp);
+  a.logits.resize(logit_rows * cfg_.Vp);
   a.losses.resize(BT);
   a.scratch.resize(BT * C);
 }
@@ -110,26 +121,30 @@ double Gpt2Cpu<R>::forward(const int* tokens, const int* targets, int B, int T, 
   const ParamOffsets& o = off_;
   Acts& a = a_;
   const size_t NC = (size_t)N * C;
+  const bool train = use_ == ModelUse::Train;
 
   encoder_forward(a.encoded.data(), tokens, P + o.wte, N, C);
   for (int l = 0; l < L; l++) {
-    const R* x = l == 0 ? a.encoded.data() : a.residual3.data() + (l - 1) * NC;
-    R* ln1 = a.ln1.data() + l * NC;
-    R* qkv = a.qkv.data() + l * 3 * NC;
-    R* atty = a.atty.data() + l * NC;
-    R* res2 = a.residual2.data() + l * NC;
-    R* ln2 = a.ln2.data() + l * NC;
-    R* fch = a.fch.data() + l * 4 * NC;
-    R* fchg = a.fch_gelu.data() + l * 4 * NC;
-    R* res3 = a.residual3.data() + l * NC;
-    layernorm_forward(ln1, a.ln1_mean.data() + l * N, a.ln1_rstd.data() + l * N, x, P + o.ln1w + l * C,
+    // Evaluate: every layer uses slot 0; residual3 of layer l−1 (this layer's x) is last read by
+    // residual_forward(res2, …) before residual_forward(res3, …) overwrites it.
+    const size_t sl = train ? l : 0, sp = train ? l - 1 : 0;
+    const R* x = l == 0 ? a.encoded.data() : a.residual3.data() + sp * NC;
+    R* ln1 = a.ln1.data() + sl * NC;
+    R* qkv = a.qkv.data() + sl * 3 * NC;
+    R* atty = a.atty.data() + sl * NC;
+    R* res2 = a.residual2.data() + sl * NC;
+    R* ln2 = a.ln2.data() + sl * NC;
+    R* fch = a.fch.data() + sl * 4 * NC;
+    R* fchg = a.fch_gelu.data() + sl * 4 * NC;
+    R* res3 = a.residual3.data() + sl * NC;
+    layernorm_forward(ln1, a.ln1_mean.data() + sl * N, a.ln1_rstd.data() + sl * N, x, P + o.ln1w + l * C,
                       P + o.ln1b + l * C, N, C);
     matmul_forward(qkv, ln1, P + o.qkvw + (size_t)l * 3 * C * C, P + o.qkvb + l * 3 * C, N, C, 3 * C);
     rope_apply(qkv, rope_, B, T, NH, HS, +1);
     attn_->forward(attn_params(atty, qkv, nullptr, nullptr, B, T));
     matmul_forward(a.scratch.data(), atty, P + o.attprojw + (size_t)l * C * C, P + o.attprojb + l * C, N, C, C);
     residual_forward(res2, x, a.scratch.data(), (int)NC);
-    layernorm_forward(ln2, a.ln2_mean.data() + l * N, a.ln2_rstd.data() + l * N, res2, P + o.ln2w + l * C,
+    layernorm_forward(ln2, a.ln2_mean.data() + sl * N, a.ln2_rstd.data() + sl * N, res2, P + o.ln2w + l * C,
                       P + o.ln2b + l * C, N, C);
     matmul_forward(fch, ln2, P + o.fcw + (size_t)l * 4 * C * C, P + o.fcb + l * 4 * C, N, C, 4 * C);
     gelu_forward(fchg, fch, 4 * (int)NC);
@@ -137,15 +152,32 @@ double Gpt2Cpu<R>::forward(const int* tokens, const int* targets, int B, int T, 
                    4 * C, C);
     residual_forward(res3, res2, a.scratch.data(), (int)NC);
   }
-  const R* xL = a.residual3.data() + (L - 1) * NC;
+  const R* xL = a.residual3.data() + (train ? L - 1 : 0) * NC;
   layernorm_forward(a.lnf.data(), a.lnf_mean.data(), a.lnf_rstd.data(), xL, P + o.lnfw, P + o.lnfb, N, C);
-  matmul_forward(a.logits.data(), a.lnf.data(), P + o.wte, (const R*)nullptr, N, C, Vp);
+  if (train) {
+    matmul_forward(a.logits.data(), a.lnf.data(), P + o.wte, (const R*)nullptr, N, C, Vp);
+    if (!targets) return std::numeric_limits<double>::quiet_NaN();
+    return crossentropy_forward(a.losses.data(), a.logits.data(), targets, N, V, Vp);
+  }
+  // Evaluate: logits and per-position losses kEvalLogitRows positions at a time, then the mean in
+  // position order — the sum crossentropy_forward forms. One chunk (N ≤ kEvalLogitRows) makes the
+  // very same calls as the training forward: the same bits. More chunks call sgemm on other row
+  // blocks, whose kernels may order each logit's C-term sum differently: fp32 rounding-level
+  // differences (bounded in test/model/test_forward_only.cpp).
   if (!targets) return std::numeric_limits<double>::quiet_NaN();
-  return crossentropy_forward(a.losses.data(), a.logits.data(), targets, N, V, Vp);
+  for (int r0 = 0; r0 < N; r0 += kEvalLogitRows) {
+    const int n = std::min(kEvalLogitRows, N - r0);
+    matmul_forward(a.logits.data(), a.lnf.data() + (size_t)r0 * C, P + o.wte, (const R*)nullptr, n, C, Vp);
+    crossentropy_forward(a.losses.data() + r0, a.logits.data(), targets + r0, n, V, Vp);
+  }
+  double total = 0;
+  for (int i = 0; i < N; i++) total += a.losses[i];
+  return total / N;
 }
 
 template <typename R>
 void Gpt2Cpu<R>::backward(float loss_scale) {
+  require_training("backward()");
   if (!have_targets_) fail("backward() needs a forward pass with targets");
   const int L = cfg_.L, C = cfg_.C, NH = cfg_.NH, HS = cfg_.HS(), V = cfg_.V, Vp = cfg_.Vp;
   const int B = B_, T = T_, N = B * T;
@@ -213,17 +245,20 @@ std::vector<float> Gpt2Cpu<R>::losses() const {
 
 template <typename R>
 std::vector<float> Gpt2Cpu<R>::logits() const {
+  require_training("logits() (forward-only evaluation keeps the losses, not the (B, T, Vp) logits)");
   return std::vector<float>(a_.logits.begin(), a_.logits.begin() + (size_t)B_ * T_ * cfg_.Vp);
 }
 
 template <typename R>
 void Gpt2Cpu<R>::zero_grad() {
+  require_training("zero_grad()");
   std::fill(grads.begin(), grads.end(), R(0));
 }
 
 // Fixed-size chunks summed in order: the same bits whatever the thread count.
 template <typename R>
 double Gpt2Cpu<R>::grad_norm() const {
+  require_training("grad_norm()");
   const R* g = grads.data() + shard_.begin;
   const size_t n = shard_.size(), chunk = 1 << 16, nchunks = (n + chunk - 1) / chunk;
   std::vector<double> part(nchunks);
@@ -240,6 +275,7 @@ double Gpt2Cpu<R>::grad_norm() const {
 
 template <typename R>
 void Gpt2Cpu<R>::adamw_step(const AdamWConfig& opt, double lr, double grad_scale, int t) {
+  require_training("adamw_step()");
   const R b1 = opt.beta1, b2 = opt.beta2, eps = opt.eps;
   const R c1 = R(1.0 - std::pow(opt.beta1, t)), c2 = R(1.0 - std::pow(opt.beta2, t));
   for (const ParamTensor& pt : layout_) {
@@ -261,6 +297,7 @@ void Gpt2Cpu<R>::adamw_step(const AdamWConfig& opt, double lr, double grad_scale
 
 template <typename R>
 void Gpt2Cpu<R>::set_optimizer_shard(ShardRange shard) {
+  require_training("set_optimizer_shard()");
   if (shard.begin > shard.end || shard.end > off_.total)
     fail(strfmt("optimizer shard [%zu, %zu) is outside the %zu parameters", shard.begin, shard.end, off_.total));
   shard_ = shard;
@@ -270,6 +307,7 @@ void Gpt2Cpu<R>::set_optimizer_shard(ShardRange shard) {
 
 template <typename R>
 void Gpt2Cpu<R>::reduce_grads(Communicator& comm, bool shard_only) {
+  require_training("reduce_grads()");
   const CommBuffer b{grads.data(), grads.size(), sizeof(R) == 4 ? DType::F32 : DType::F64, MemSpace::Host};
   if (shard_only) comm.reduce_scatter_mean(b);
   else comm.all_reduce_mean(b);
@@ -313,6 +351,8 @@ void Gpt2Cpu<R>::set_adam_state(const std::vector<float>& m, const std::vector<f
 template class Gpt2Cpu<float>;
 template class Gpt2Cpu<double>;
 
-std::unique_ptr<Gpt2Model> make_cpu_model(const GPT2Config& cfg) { return std::make_unique<Gpt2Cpu<float>>(cfg); }
+std::unique_ptr<Gpt2Model> make_cpu_model(const GPT2Config& cfg, ModelUse use) {
+  return std::make_unique<Gpt2Cpu<float>>(cfg, use);
+}
 
 }  // namespace lssa

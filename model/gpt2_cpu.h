@@ -9,6 +9,9 @@
 //   ln2 = LN(x2); fch = ln2·Wfcᵀ + b    (B, T, 4C)
 //   x = x2 + gelu(fch)·Wfcprojᵀ + b     (B, T, C)
 // then lnf = LN(x), logits = lnf·wteᵀ (B, T, Vp), loss = mean CE over the first V columns.
+// ModelUse::Evaluate (model.h): the per-layer buffers below hold one layer (reused), logits hold
+// kEvalLogitRows positions; the losses are a training model's bits up to one chunk, within fp32
+// summation-order noise of the logits beyond (gpt2_cpu.cpp, test/model/test_forward_only.cpp).
 #pragma once
 #include <vector>
 
@@ -20,13 +23,14 @@ namespace lssa {
 template <typename R>
 class Gpt2Cpu final : public Gpt2Model {
  public:
-  explicit Gpt2Cpu(const GPT2Config& cfg);
+  explicit Gpt2Cpu(const GPT2Config& cfg, ModelUse use = ModelUse::Train);
 
   const GPT2Config& config() const override { return cfg_; }
   std::string attention_impl() const override { return attn_->name(); }
   const char* backend_name() const override { return "cpu"; }
   size_t num_params() const override { return params.size(); }
   MemSpace memory() const override { return MemSpace::Host; }
+  ModelUse use() const override { return use_; }
   double forward(const int* tokens, const int* targets, int B, int T,
                  RopeScaling scaling = RopeScaling::None) override;
   std::vector<float> losses() const override;
@@ -52,7 +56,7 @@ class Gpt2Cpu final : public Gpt2Model {
   std::vector<R> params, grads, adam_m, adam_v;
 
  private:
-  struct Acts {  // activations of the last forward, sized for (B, T)
+  struct Acts {  // activations of the last forward, sized for (B, T) (Evaluate: L = 1, see above)
     std::vector<R> encoded;                   // (B, T, C)
     std::vector<R> ln1, ln1_mean, ln1_rstd;   // (L, B, T, C), (L, B, T) ×2
     std::vector<R> qkv;                       // (L, B, T, 3C), post-RoPE
@@ -74,8 +78,10 @@ class Gpt2Cpu final : public Gpt2Model {
   void ensure_acts(int B, int T);
   // One attention call's parameters (attention/attention.h) for layer tensors of shape (B, T, ·).
   AttnParams attn_params(const R* out, const R* qkv, const R* dout, R* dqkv, int B, int T) const;
+  void require_training(const char* what) const;  // Error on a forward-only model
 
   GPT2Config cfg_;
+  ModelUse use_;
   AttnSpec spec_;
   const Attention* attn_;  // attention_select()ed at construction (the CPU reference)
   ParamOffsets off_;

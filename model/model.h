@@ -24,6 +24,14 @@ struct AdamWConfig {  // doubles: an fp64 backend must not see fp32-rounded hype
   double weight_decay = 0.1;  // on 2-D weights only (ParamTensor::decay)
 };
 
+// What a model is built for. Evaluate: forward passes only (eval_gpt2's sweep) — no gradients or
+// optimizer state are allocated, one layer's activations are reused layer after layer, and the
+// logits and loss are computed kEvalLogitRows positions at a time, so the (B·T, Vp) logits never
+// exist (a 16K-token window of GPT-2 would need 3.3 GB for them in fp32). Such a model keeps
+// the per-position losses() but not the logits(), and refuses backward() and the optimizer.
+enum class ModelUse { Train, Evaluate };
+constexpr int kEvalLogitRows = 1024;
+
 class Gpt2Model {
  public:
   virtual ~Gpt2Model() = default;
@@ -37,6 +45,7 @@ class Gpt2Model {
   virtual std::string attention_impl() const = 0;
   // Where parameters and gradients live (picks the communicator: host → mpi/tcp, device → nccl).
   virtual MemSpace memory() const = 0;
+  virtual ModelUse use() const = 0;
 
   // Forward pass over tokens (B, T). With targets (B, T), returns the mean cross-entropy;
   // without, returns NaN. RoPE scaling applies when T > T_train.
@@ -84,6 +93,6 @@ class Gpt2Model {
 std::vector<float> gpt2_init_params(const GPT2Config& cfg, uint64_t seed);
 
 // The CPU backend (fp32).
-std::unique_ptr<Gpt2Model> make_cpu_model(const GPT2Config& cfg);
+std::unique_ptr<Gpt2Model> make_cpu_model(const GPT2Config& cfg, ModelUse use = ModelUse::Train);
 
 }  // namespace lssa

@@ -165,21 +165,42 @@ std::string describe(const LaunchInfo& li) {
   return s;
 }
 
-std::unique_ptr<Communicator> make_communicator(const LaunchInfo& li, MemSpace mem) {
+const char* communicator_choice(const LaunchInfo& li, MemSpace mem, bool have_nccl, bool have_mpi) {
+  if (li.world == 1) return "single";
   if (mem == MemSpace::Device) {
-#ifdef LSSA_HAVE_NCCL
-    return make_nccl_communicator(li);  // world 1 too: one code path for 1 and N GPUs
-#else
-    if (li.world > 1) fail("data parallelism on GPUs needs NCCL, and this build has none (CUDA toolkit without NCCL)");
-    return std::make_unique<SingleComm>();
-#endif
+    if (!have_nccl) fail("data parallelism on GPUs needs NCCL, and this build has none (CUDA toolkit without NCCL)");
+    return "nccl";
   }
-  if (li.world == 1) return std::make_unique<SingleComm>();
+  if (li.kind == LaunchInfo::Kind::Mpi && have_mpi) return "mpi";
+  return "tcp";
+}
+
+std::unique_ptr<Communicator> make_communicator(const LaunchInfo& li, MemSpace mem) {
+#ifdef LSSA_HAVE_NCCL
+  constexpr bool have_nccl = true;
+#else
+  constexpr bool have_nccl = false;
+#endif
 #ifdef LSSA_HAVE_MPI
-  if (li.kind == LaunchInfo::Kind::Mpi) return make_mpi_communicator(li);
+  constexpr bool have_mpi = true;
+#else
+  constexpr bool have_mpi = false;
+#endif
+  const std::string kind = communicator_choice(li, mem, have_nccl, have_mpi);
+  if (kind == "single") return std::make_unique<SingleComm>();
+#ifdef LSSA_HAVE_NCCL
+  if (kind == "nccl") return make_nccl_communicator(li);
+#endif
+#ifdef LSSA_HAVE_MPI
+  if (kind == "mpi") return make_mpi_communicator(li);
 #endif
   Rendezvous rv = tcp_rendezvous(li, {}, timeout_from_env("LSSA_RENDEZVOUS_TIMEOUT", 300));
   return make_tcp_communicator(li, std::move(rv), timeout_from_env("LSSA_COMM_TIMEOUT", 1800));
+}
+
+int local_gpu_ordinal(const LaunchInfo& li, int visible_gpus) {
+  if (visible_gpus <= 0) return -1;
+  return li.local_rank % visible_gpus;
 }
 
 void select_local_gpu(const LaunchInfo& li) {

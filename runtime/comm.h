@@ -103,12 +103,20 @@ class Communicator {
   int rank_ = 0, world_ = 1, local_rank_ = 0;
 };
 
-// The communicator for this launch and a model whose buffers live in `mem`. Host: single / mpi /
-// tcp. Device: nccl (world 1 included; fails with one line when the build has no NCCL).
+// The communicator for this launch and a model whose buffers live in `mem`: the one
+// communicator_choice() names.
 std::unique_ptr<Communicator> make_communicator(const LaunchInfo& li, MemSpace mem);
+// Which communicator make_communicator builds, given what the build has (pure, so the choice is
+// tested on any machine): "single" for one rank whatever the memory (a one-GPU run needs no
+// libnccl and no bootstrap); device memory and world > 1: "nccl" (Error without NCCL); host
+// memory: "mpi" under an MPI launch with MPI built in, else "tcp".
+const char* communicator_choice(const LaunchInfo& li, MemSpace mem, bool have_nccl, bool have_mpi);
 
-// GPU runs: make local_rank's GPU (mod the visible count) current before the model is built.
-// No-op without a CUDA toolkit or GPU, or for a single process.
+// The GPU ordinal of a rank: local_rank mod the number of visible GPUs (ranks share GPUs when
+// there are fewer GPUs than ranks on a node); -1 when none is visible.
+int local_gpu_ordinal(const LaunchInfo& li, int visible_gpus);
+// GPU runs: make local_gpu_ordinal()'s GPU current before the model is built (the CUDA backend's
+// DeviceContext opens the current device). No-op without NCCL or a GPU, or for a single process.
 void select_local_gpu(const LaunchInfo& li);
 
 // After an error on this rank: make sure the other ranks stop too (MPI_Abort under MPI; NCCL

@@ -251,7 +251,7 @@ void nccl_select_local_gpu(const LaunchInfo& li) {
   if (li.local_rank >= n)
     std::fprintf(stderr, "note: local rank %d but %d GPUs visible: ranks %d and %d share a GPU\n", li.local_rank, n,
                  li.local_rank, li.local_rank % n);
-  cuda_check(cudaSetDevice(li.local_rank % n), "cudaSetDevice");
+  cuda_check(cudaSetDevice(local_gpu_ordinal(li, n)), "cudaSetDevice");
 }
 
 void nccl_abort_all() {

@@ -1,7 +1,9 @@
 // Launchers of the fused attention kernels: FlashAttnParams → KernelArgs, the route → one
 // template instantiation (flash_kernels.cuh), and the kernel sequence of each pass.
 //   forward : [LSSA: row kernel → k̂, 1/‖q‖]  → flash_fwd_kernel
-//   backward: row kernel (D, E, zero dq; LSSA: k̂, 1/‖q‖, 1/‖k‖) → flash_bwd_kernel → dq conversion
+//   backward: row kernel (D, E, zero dq; LSSA: k̂, 1/‖q‖, 1/‖k‖) → flash_bwd_kernel (dK, dV)
+//             → flash_bwd_dq_kernel (dQ again, deterministic, unless p.deterministic is off:
+//             it overwrites the atomic dQ of flash_bwd_kernel) → dq conversion
 #include "attention/cuda/flash_attention.h"
 
 #include "attention/cuda/flash_kernels.cuh"
@@ -67,13 +69,17 @@ void launch(Kernel kernel, const FlashLaunch& l, const KernelArgs& a, cudaStream
   check_launch(what);
 }
 
+enum class Pass { Forward, Backward, BackwardDq };
+
 // The one switch from a route to a template instantiation.
-template <int HS, bool Bwd>
+template <int HS, Pass P>
 struct Instantiate {
   template <FlashKind K, AttnMap M, bool RW>
   static void run(const KernelArgs& a, const FlashLaunch& l, cudaStream_t stream) {
-    if constexpr (Bwd)
+    if constexpr (P == Pass::Backward)
       launch(flash::flash_bwd_kernel<HS, K, M, RW>, l, a, stream, "backward");
+    else if constexpr (P == Pass::BackwardDq)
+      launch(flash::flash_bwd_dq_kernel<HS, K, M, RW>, l, a, stream, "dq pass");
     else
       launch(flash::flash_fwd_kernel<HS, K, M, RW>, l, a, stream, "forward");
   }
@@ -104,10 +110,10 @@ struct Instantiate {
   }
 };
 
-template <bool Bwd>
+template <Pass P>
 void dispatch_hs(const FlashAttnParams& p, const KernelArgs& a, const FlashLaunch& l, cudaStream_t stream) {
-  if (p.HS == 64) return Instantiate<64, Bwd>::dispatch(p.route, a, l, stream);
-  if (p.HS == 128) return Instantiate<128, Bwd>::dispatch(p.route, a, l, stream);
+  if (p.HS == 64) return Instantiate<64, P>::dispatch(p.route, a, l, stream);
+  if (p.HS == 128) return Instantiate<128, P>::dispatch(p.route, a, l, stream);
   fail(strfmt("flash attention: unsupported head size %d", p.HS));
 }
 
@@ -146,14 +152,15 @@ void flash_attention_forward(const FlashAttnParams& p, cudaStream_t stream) {
   check_params(p, false);
   const KernelArgs a = make_args(p, false);
   if (p.spec.score == AttnScore::Cosine) launch_rows(p, a, flash::kRowsForward, stream);
-  dispatch_hs<false>(p, a, flash_fwd_launch(p.B, p.T, p.NH, p.HS), stream);
+  dispatch_hs<Pass::Forward>(p, a, flash_fwd_launch(p.B, p.T, p.NH, p.HS), stream);
 }
 
 void flash_attention_backward(const FlashAttnParams& p, cudaStream_t stream) {
   check_params(p, true);
   const KernelArgs a = make_args(p, true);
   launch_rows(p, a, flash::kRowsBackward, stream);
-  dispatch_hs<true>(p, a, flash_bwd_launch(p.B, p.T, p.NH, p.HS), stream);
+  dispatch_hs<Pass::Backward>(p, a, flash_bwd_launch(p.B, p.T, p.NH, p.HS), stream);
+  if (p.deterministic) dispatch_hs<Pass::BackwardDq>(p, a, flash_dq_launch(p.B, p.T, p.NH, p.HS), stream);
   const FlashLaunch l = flash_row_launch(p.B, p.T, p.NH);
   if (p.HS == 64)
     flash::flash_dq_convert_kernel<64><<<l.grid_x, l.threads, 0, stream>>>(a);

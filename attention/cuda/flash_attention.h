@@ -43,6 +43,9 @@ struct FlashAttnParams {
   const __nv_bfloat16* dout = nullptr;  // (B, T, C) gradient of the output
   __nv_bfloat16* dqkv = nullptr;        // (B, T, 3C) gradient of qkv, overwritten
   void* bwd_workspace = nullptr;        // flash_buffer_sizes().bwd_workspace bytes
+  bool deterministic = true;            // dq by its own pass over the key tiles (no float atomics in
+                                        //   the result: bit-identical run to run); false: keep the
+                                        //   fused backward's fp32-atomic dq (summation order varies)
 };
 
 // Shapes, spec and route filled in; pointers null. Throws Error (one line) when the variant or
@@ -51,8 +54,8 @@ FlashAttnParams flash_params_init(const AttnSpec& spec, int B, int T, int NH, in
 
 // Launch the forward: (LSSA prologue) + the fused forward kernel. Asynchronous on `stream`.
 void flash_attention_forward(const FlashAttnParams& p, cudaStream_t stream);
-// Launch the backward: preprocess (D, E, dq zero, LSSA prologue) + fused backward kernel +
-// dq conversion. Asynchronous on `stream`. Needs stats (and o2 for re-weighting).
+// Launch the backward: preprocess (D, E, dq zero, LSSA prologue) + fused backward kernel
+// (dK, dV) + the deterministic dq pass (or atomics, see `deterministic`) + dq conversion. Asynchronous on `stream`. Needs stats (and o2 for re-weighting).
 void flash_attention_backward(const FlashAttnParams& p, cudaStream_t stream);
 
 }  // namespace lssa

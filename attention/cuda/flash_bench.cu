@@ -1,6 +1,7 @@
 // flash_bench: times the production fused attention kernels (flash_attention_forward /
-// flash_attention_backward) for one variant and shape, and prints one JSON line:
-//   {"impl":"fused","variant":..,"p":..,"B":..,"T":..,"NH":..,"HS":..,"fwd_ms":..,"bwd_ms":..,
+// flash_attention_backward; --atomic-dq: the opt-in atomic dq) or, with --impl reference, the
+// per-row GPU reference path, for one variant and shape, and prints one JSON line:
+//   {"impl":"fused","variant":..,"p":..,"B":..,"T":..,"NH":..,"HS":..,"dq":..,"fwd_ms":..,"bwd_ms":..,
 //    "fwd_tflops":..,"bwd_tflops":..,"peak_bytes":..}
 // FLOPs as FlashAttention counts them (flash_plan.h). peak_bytes: device memory of everything
 // the pass touches (qkv, out, dout, dqkv, saved statistics, Õ2, workspaces) measured with
@@ -15,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "attention/cuda/attention_reference.h"
 #include "attention/cuda/flash_attention.h"
 #include "attention/registry.h"
 #include "runtime/error.h"
@@ -28,6 +30,8 @@ struct BenchArgs {
   float p = 0.f;                 // --reweight-p
   int B = 16, T = 1024, NH = 12, HS = 64;
   int warmup = 3, iters = 10;
+  bool atomic_dq = false;  // dq by fp32 atomics instead of the deterministic dq pass
+  std::string impl = "fused";  // fused | reference (the per-row GPU reference path, same shapes)
 };
 
 void cuda_ok(cudaError_t e, const char* what) {
@@ -40,8 +44,12 @@ BenchArgs parse(int argc, char** argv) {
     std::string k = argv[i];
     if (k == "-h" || k == "--help") {
       std::printf("usage: flash_bench --attn NAME [--reweight-p P] [--B B] [--T T] [--NH NH] [--HS HS] "
-                  "[--warmup N] [--iters N]\n");
+                  "[--warmup N] [--iters N] [--atomic-dq] [--impl fused|reference]\n");
       std::exit(0);
+    }
+    if (k == "--atomic-dq") {
+      a.atomic_dq = true;
+      continue;
     }
     if (i + 1 >= argc) fail("missing value after " + k);
     std::string v = argv[++i];
@@ -53,9 +61,11 @@ BenchArgs parse(int argc, char** argv) {
     else if (k == "--HS") a.HS = std::stoi(v);
     else if (k == "--warmup") a.warmup = std::stoi(v);
     else if (k == "--iters") a.iters = std::stoi(v);
+    else if (k == "--impl") a.impl = v;
     else fail("unknown option " + k);
   }
   if (a.B <= 0 || a.T <= 0 || a.NH <= 0 || a.iters <= 0) fail("shapes and --iters must be positive");
+  if (a.impl != "fused" && a.impl != "reference") fail("--impl must be fused or reference, got '" + a.impl + "'");
   return a;
 }
 
@@ -84,7 +94,11 @@ int run(const BenchArgs& a) {
   AttnOptions opt;
   opt.reweight_p = a.p;
   const AttnSpec spec = attn_resolve(a.variant, opt, a.T);
-  FlashAttnParams p = flash_params_init(spec, a.B, a.T, a.NH, a.HS);
+  const bool fused = a.impl == "fused";
+  FlashAttnParams p;
+  if (fused) p = flash_params_init(spec, a.B, a.T, a.NH, a.HS);
+  p.deterministic = !a.atomic_dq;
+  const AttnShape shape{a.B, a.T, a.NH, a.HS};
   const size_t C = (size_t)a.NH * a.HS, tok = (size_t)a.B * a.T;
   const FlashBufferSizes sz = flash_buffer_sizes(spec, a.B, a.T, a.NH, a.HS);
 
@@ -104,10 +118,15 @@ int run(const BenchArgs& a) {
   void* dout = alloc(tok * C * 2);
   p.dout = (const __nv_bfloat16*)dout;
   p.dqkv = (__nv_bfloat16*)alloc(tok * 3 * C * 2);
-  p.stats = (float*)alloc(sz.stats);
-  p.o2 = (__nv_bfloat16*)alloc(sz.o2);
-  p.fwd_workspace = alloc(sz.fwd_workspace);
-  p.bwd_workspace = alloc(sz.bwd_workspace);
+  p.stats = fused ? (float*)alloc(sz.stats) : nullptr;
+  p.o2 = fused ? (__nv_bfloat16*)alloc(sz.o2) : nullptr;
+  AttnReferenceScratch ref_scratch;
+  if (fused) {
+    p.fwd_workspace = alloc(sz.fwd_workspace);
+    p.bwd_workspace = alloc(sz.bwd_workspace);
+  } else {
+    ref_scratch = attention_reference_scratch_at(alloc(attention_reference_scratch_bytes(shape, true)), shape, true);
+  }
   cuda_ok(cudaMemGetInfo(&free1, &total), "cudaMemGetInfo");
 
   // inputs: N(0,1)-like bf16 values from a fixed LCG (timing does not depend on them much)
@@ -123,14 +142,22 @@ int run(const BenchArgs& a) {
   cuda_ok(cudaMemcpy(qkv, h.data(), h.size() * 2, cudaMemcpyHostToDevice), "copy");
   cuda_ok(cudaMemcpy(dout, h.data(), tok * C * 2, cudaMemcpyHostToDevice), "copy");
 
-  const double fwd = time_ms([&] { flash_attention_forward(p, 0); }, a.warmup, a.iters);
-  const double bwd = time_ms([&] { flash_attention_backward(p, 0); }, a.warmup, a.iters);
+  auto run_fwd = [&] {
+    if (fused) flash_attention_forward(p, 0);
+    else attention_reference_forward(0, spec, shape, ref_scratch, p.out, p.qkv);
+  };
+  auto run_bwd = [&] {
+    if (fused) flash_attention_backward(p, 0);
+    else attention_reference_backward(0, spec, shape, ref_scratch, p.dqkv, p.dout, p.qkv);
+  };
+  const double fwd = time_ms(run_fwd, a.warmup, a.iters);
+  const double bwd = time_ms(run_bwd, a.warmup, a.iters);
   cuda_ok(cudaDeviceSynchronize(), "sync");
   const double ffwd = flash_flops_fwd(a.B, a.T, a.NH, a.HS), fbwd = flash_flops_bwd(a.B, a.T, a.NH, a.HS);
   std::printf(
-      "{\"impl\":\"fused\",\"variant\":\"%s\",\"p\":%g,\"B\":%d,\"T\":%d,\"NH\":%d,\"HS\":%d,\"fwd_ms\":%.5f,"
+      "{\"impl\":\"%s\",\"variant\":\"%s\",\"p\":%g,\"B\":%d,\"T\":%d,\"NH\":%d,\"HS\":%d,\"dq\":\"%s\",\"fwd_ms\":%.5f,"
       "\"bwd_ms\":%.5f,\"fwd_tflops\":%.2f,\"bwd_tflops\":%.2f,\"peak_bytes\":%zu}\n",
-      a.variant.c_str(), spec.reweight_p, a.B, a.T, a.NH, a.HS, fwd, bwd, ffwd / fwd * 1e-9, fbwd / bwd * 1e-9,
+      a.impl.c_str(), a.variant.c_str(), spec.reweight_p, a.B, a.T, a.NH, a.HS, a.atomic_dq ? "atomic" : "deterministic", fwd, bwd, ffwd / fwd * 1e-9, fbwd / bwd * 1e-9,
       free0 - free1);
   for (void* b : bufs) cudaFree(b);
   return 0;

@@ -28,6 +28,12 @@
 //               dS = (φ'/Z | P_softmax)·(n_i·G − sign(f)·E),  E_i = dO_i·Õ2_i − D_i·R̃_i (KERNEL_NOTES §8.3)
 //   dS' = scale_i·dS;  dV += Pᵀ dO;  dK += dS'ᵀ Q;  dQ += dS' K (SMEM dS, fp32 atomics into
 //   a (B, NH, T, HS) accumulator, converted to bf16 by flash_dq_convert_kernel).
+// Deterministic dQ (the default): flash_bwd_dq_kernel then overwrites that accumulator — one CTA
+// per query tile recomputes S and dP over its causal key tiles and sums dQ in registers in a
+// fixed order (two more GEMMs, no atomics in what is kept: bit-identical run to run, so --resume
+// stays bit-exact). The atomic dQ above still runs and is discarded: guarding it with a flag
+// changes this kernel's register allocation (measured with -Xptxas -v, HS = 128 Softmax/Exp on
+// sm_80: spill stores 4 → 24 B), so the tile loop stays as it was until a GPU has timed both.
 //
 // LSSA (AttnScore::Cosine): s_ij = c_i·q̂_i·k̂_j. A row kernel writes k̂ = k/max(‖k‖, ε) (bf16) and
 // 1/‖q‖; the attention kernels read k̂ and raw q and fold 1/‖q_i‖ into the per-row scale
@@ -71,7 +77,7 @@ struct KernelArgs {
   bf16* o2;               // (B, T, C) re-weighting Õ2, or null
   const bf16* dout;       // (B, T, C)
   bf16* dqkv;             // (B, T, 3C)
-  float* dq_accum;        // (B, NH, T, HS)
+  float* dq_accum;        // (B, NH, T, HS): atomic accumulator, overwritten by the dQ pass
   float* Dbuf;            // (B, NH, T) D_i = dO_i·O_i
   float* Ebuf;            // (B, NH, T) E_i (re-weighting)
 };
@@ -929,6 +935,217 @@ __global__ void __launch_bounds__(FlashBwdTraits<HS>::kWarps * 32)
     }
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Deterministic dQ pass (the default; see the file comment). Per CTA = (query tile of Br rows,
+// h, b); warp w owns query rows 16w..16w+15 and keeps dQ (16×HS, fp32) in registers; loop over
+// the causal key tiles (cp.async double buffer, as the forward):
+//   S = Q K_jᵀ, dP = dO V_jᵀ (registers), dS' elementwise (bwd_score_grad), dQ += dS' K_j.
+// Writes dq_accum (B, NH, T, HS) fp32 with plain stores; flash_dq_convert_kernel follows.
+//
+// bwd_row_constants / bwd_score_grad restate, for this pass, the per-row constants and the
+// elementwise dS' of flash_bwd_kernel (the same formulas, the same order of operations, so both
+// dQ paths see the same dS' values); flash_bwd_kernel keeps its inline copy until a GPU has run
+// both and they can share one home.
+
+template <FlashKind K, AttnMap M, bool RW>
+__device__ __forceinline__ void bwd_row_constants(const KernelArgs& a, int HS, int b, int h, int i, float (&v)[10]) {
+  using SM = ScoreMap<K, M>;
+#pragma unroll
+  for (int k = 0; k < 10; k++) v[k] = 0.f;
+  if (i >= a.T) return;  // padding rows: all zero, their elements are masked
+  const long si = stat_index(a, b, h, i);
+  SM::row_setup(a, HS, i, si, v[kXs], v[kXb], v[kDscale]);
+  if constexpr (K == FlashKind::Softmax) {
+    v[kS0] = a.stats[si] * kLog2e;
+  } else if constexpr (K == FlashKind::L1) {
+    const float Z = a.stats[si];
+    v[kInvZn] = Z > 0.f ? 1.f / Z : 0.f;
+    v[kS0] = v[kInvZn] * SM::kUnit;
+  } else {
+    v[kS0] = 1.f / attn_fixed_divisor<float>(a.spec, i + 1, a.T);
+  }
+  if constexpr (K != FlashKind::Unnormalised) v[kD] = a.Dbuf[si];
+  if constexpr (RW) {
+    const float Mi = a.stats[a.stat_stride + si], Wi = a.stats[2 * a.stat_stride + si];
+    if (Mi > 0.f && Wi > 0.f) {
+      v[kInvM] = 1.f / Mi;
+      v[kInvW] = 1.f / Wi;
+      v[kG] = a.p * v[kInvM] * v[kInvW];
+      v[kE] = a.Ebuf[si];
+    }
+  }
+}
+
+// dS' = scale_i·dS of element (i, j) from the raw score s = q·k (or q·k̂), dP = dO_i·v_j and the
+// row constants v of query row qi.
+template <FlashKind K, AttnMap M, bool RW>
+__device__ __forceinline__ float bwd_score_grad(float s, float dpv, int qi, const float (&v)[10], float p) {
+  using SM = ScoreMap<K, M>;
+  const float x = s * v[kXs] + v[kXb];
+  const float D = v[kD];
+  float dS;
+  if constexpr (K == FlashKind::Unnormalised) {
+    float f, fd;
+    SM::map_deriv(x, f, fd);
+    dS = fd * dpv * v[kS0];
+  } else {
+    float av, dfac, sg;  // weight a, φ'/Z (or softmax p), sign(φ)
+    if constexpr (K == FlashKind::Softmax) {
+      av = fast_exp2(x - v[kS0]);
+      dfac = av;
+      sg = 1.f;
+    } else {
+      float f, fd;
+      SM::map_deriv(x, f, fd);
+      av = f * v[kS0];
+      dfac = fd * v[kInvZn];
+      sg = SM::sgn(f);
+    }
+    float inner = dpv - sg * D;
+    if constexpr (RW) {
+      const float invM = v[kInvM];
+      if (invM > 0.f) {
+        const float nf = (float)(qi + 1), off = reweight_offset<float>(qi + 1);
+        const float u = nf * av - off;
+        const float r = u > 0.f ? u * invM : 0.f;
+        float Gn = 0.f;
+        if (r > 0.f) Gn = nf * v[kG] * reweight_pow(r, p - 1.f) * (dpv - D);
+        inner = Gn - sg * v[kE];
+      }
+    }
+    dS = dfac * inner;
+  }
+  return dS * v[kDscale];
+}
+
+template <int HS, FlashKind K, AttnMap M, bool RW>
+__global__ void __launch_bounds__(FlashDqTraits<HS>::kWarps * 32)
+    flash_bwd_dq_kernel(const KernelArgs a) {
+  using Tr = FlashDqTraits<HS>;
+  constexpr int Br = Tr::Br, Bc = Tr::Bc, CPR = HS / 8, NT = Tr::kWarps * 32;
+  constexpr int NS = Bc / 8;  // score n-tiles (8 keys each) per warp
+  constexpr int ND = HS / 8;  // dQ d-tiles
+  constexpr int KQ = HS / 16; // k-steps of Q·Kᵀ and dO·Vᵀ
+
+  extern __shared__ __align__(128) unsigned char smem[];
+  const uint32_t sQ = smem_u32(smem);
+  const uint32_t sdO = sQ + Br * HS * 2;
+  const uint32_t sK0 = sdO + Br * HS * 2;       // K tiles, 2 buffers
+  const uint32_t sV0 = sK0 + 2 * Bc * HS * 2;   // V tiles, 2 buffers
+  constexpr uint32_t kTileBytes = Bc * HS * 2;
+
+  const int T = a.T, C = a.C;
+  const int qb = gridDim.x - 1 - blockIdx.x;  // heaviest (longest causal) blocks first
+  const int h = blockIdx.y, b = blockIdx.z;
+  const int q0 = qb * Br;
+  const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, g = lane >> 2, t4 = lane & 3;
+  const long C3 = 3L * C;
+
+  const bf16* gq = a.qkv + (long)b * T * C3 + h * HS;           // (T, HS) rows, stride 3C
+  const bf16* gk = a.k + (long)b * a.k_bstride + h * HS;       // stride k_rstride
+  const bf16* gv = a.qkv + (long)b * T * C3 + 2 * C + h * HS;  // stride 3C
+  const bf16* gdo = a.dout + (long)b * T * C + h * HS;         // stride C
+  const int nkt = flash_fwd_key_tiles(qb, T, Br, Bc);
+
+  // the constants of this thread's two query rows (g and g + 8 of the warp's 16)
+  int row[2];
+  float rc[2][10];
+#pragma unroll
+  for (int hh = 0; hh < 2; hh++) {
+    row[hh] = q0 + warp * 16 + g + 8 * hh;
+    bwd_row_constants<K, M, RW>(a, HS, b, h, row[hh], rc[hh]);
+  }
+
+  load_tile<Br, HS, NT>(sQ, gq, C3, q0, T, tid);
+  load_tile<Br, HS, NT>(sdO, gdo, C, q0, T, tid);
+  load_tile<Bc, HS, NT>(sK0, gk, a.k_rstride, 0, T, tid);
+  load_tile<Bc, HS, NT>(sV0, gv, C3, 0, T, tid);
+  cp_async_commit();
+
+  float dq[ND][4];
+#pragma unroll
+  for (int d = 0; d < ND; d++) dq[d][0] = dq[d][1] = dq[d][2] = dq[d][3] = 0.f;
+  const int wrow0 = q0 + warp * 16;  // smallest row of this warp
+  const float p = a.p;
+
+  for (int j = 0; j < nkt; j++) {
+    const int buf = j & 1;
+    if (j + 1 < nkt) {
+      load_tile<Bc, HS, NT>(sK0 + (buf ^ 1) * kTileBytes, gk, a.k_rstride, (j + 1) * Bc, T, tid);
+      load_tile<Bc, HS, NT>(sV0 + (buf ^ 1) * kTileBytes, gv, C3, (j + 1) * Bc, T, tid);
+      cp_async_commit();
+      cp_async_wait<1>();
+    } else {
+      cp_async_wait<0>();
+    }
+    __syncthreads();
+    const uint32_t sK = sK0 + buf * kTileBytes, sV = sV0 + buf * kTileBytes;
+    const int k0 = j * Bc;
+
+    // S = Q K_jᵀ and dP = dO V_jᵀ for this warp's 16 rows × Bc keys
+    float s[NS][4], dp[NS][4];
+#pragma unroll
+    for (int nt = 0; nt < NS; nt++)
+#pragma unroll
+      for (int e = 0; e < 4; e++) s[nt][e] = dp[nt][e] = 0.f;
+#pragma unroll
+    for (int kk = 0; kk < KQ; kk++) {
+      uint32_t qa[4], oa[4];
+      ldmatrix_x4(qa, tile_addr<CPR>(sQ, warp * 16 + (lane & 15), kk * 2 + (lane >> 4)));
+      ldmatrix_x4(oa, tile_addr<CPR>(sdO, warp * 16 + (lane & 15), kk * 2 + (lane >> 4)));
+#pragma unroll
+      for (int np = 0; np < Bc / 16; np++) {
+        const int r = np * 16 + (lane & 7) + ((lane >> 4) & 1) * 8, ch = kk * 2 + ((lane >> 3) & 1);
+        uint32_t kb4[4], vb4[4];
+        ldmatrix_x4(kb4, tile_addr<CPR>(sK, r, ch));
+        ldmatrix_x4(vb4, tile_addr<CPR>(sV, r, ch));
+        mma_bf16(s[2 * np], qa, kb4[0], kb4[1]);
+        mma_bf16(s[2 * np + 1], qa, kb4[2], kb4[3]);
+        mma_bf16(dp[2 * np], oa, vb4[0], vb4[1]);
+        mma_bf16(dp[2 * np + 1], oa, vb4[2], vb4[3]);
+      }
+    }
+
+    // s ← dS' (masked: keys after the row, rows past T)
+    const bool need_mask = k0 + Bc - 1 > wrow0 || wrow0 + 15 >= T;
+#pragma unroll
+    for (int nt = 0; nt < NS; nt++)
+#pragma unroll
+      for (int e = 0; e < 4; e++) {
+        const int hh = e >> 1, qi = row[hh], kj = k0 + nt * 8 + 2 * t4 + (e & 1);
+        const bool msk = need_mask && (kj > qi || qi >= T);
+        const float ds = bwd_score_grad<K, M, RW>(s[nt][e], dp[nt][e], qi, rc[hh], p);
+        s[nt][e] = msk ? 0.f : ds;
+      }
+
+    // dQ += dS' K_j (dS' rounded to bf16, as flash_bwd_kernel rounds it; K rows via ldmatrix.trans)
+#pragma unroll
+    for (int kk = 0; kk < Bc / 16; kk++) {
+      uint32_t pa[4] = {pack_bf16(s[2 * kk][0], s[2 * kk][1]), pack_bf16(s[2 * kk][2], s[2 * kk][3]),
+                        pack_bf16(s[2 * kk + 1][0], s[2 * kk + 1][1]), pack_bf16(s[2 * kk + 1][2], s[2 * kk + 1][3])};
+#pragma unroll
+      for (int dd = 0; dd < HS / 16; dd++) {
+        uint32_t kb[4];
+        ldmatrix_x4_trans(kb, tile_addr<CPR>(sK, kk * 16 + (lane & 7) + ((lane >> 3) & 1) * 8, dd * 2 + ((lane >> 4) & 1)));
+        mma_bf16(dq[2 * dd], pa, kb[0], kb[1]);
+        mma_bf16(dq[2 * dd + 1], pa, kb[2], kb[3]);
+      }
+    }
+    __syncthreads();  // the buffer is refilled by the next prefetch
+  }
+
+  // ---- epilogue: dQ (fp32, one owner per element) → dq_accum
+#pragma unroll
+  for (int hh = 0; hh < 2; hh++) {
+    const int i = row[hh];
+    if (i >= T) continue;
+    float* dst = a.dq_accum + stat_index(a, b, h, i) * HS + 2 * t4;
+#pragma unroll
+    for (int d = 0; d < ND; d++) *reinterpret_cast<float2*>(dst + d * 8) = make_float2(dq[d][2 * hh], dq[d][2 * hh + 1]);
+  }
+}
+
 
 }  // namespace flash
 }  // namespace lssa

@@ -69,6 +69,24 @@ FlashLaunch flash_bwd_launch(int B, int T, int NH, int HS) {
   return l;
 }
 
+FlashLaunch flash_dq_launch(int B, int T, int NH, int HS) {
+  FlashLaunch l;
+  int Br = 0, smem = 0, warps = 0;
+  if (HS == 64) {
+    Br = FlashDqTraits<64>::Br, smem = FlashDqTraits<64>::kSmemBytes, warps = FlashDqTraits<64>::kWarps;
+  } else if (HS == 128) {
+    Br = FlashDqTraits<128>::Br, smem = FlashDqTraits<128>::kSmemBytes, warps = FlashDqTraits<128>::kWarps;
+  } else {
+    fail(strfmt("flash attention: unsupported head size %d", HS));
+  }
+  l.grid_x = cdiv(T, Br);
+  l.grid_y = NH;
+  l.grid_z = B;
+  l.threads = 32 * warps;
+  l.smem_bytes = smem;
+  return l;
+}
+
 FlashLaunch flash_row_launch(int B, int T, int NH) {
   FlashLaunch l;
   long rows = (long)B * T * NH;

@@ -89,6 +89,17 @@ struct FlashBwdTraits {
   static constexpr int kSmemBytes = (2 * Bc + 4 * Br) * HS * 2 + Bc * Br * 2 + 2 * kRowStats * Br * 4;
 };
 
+// The deterministic dQ pass (the default backward): one CTA per query tile of Br rows, warp w
+// owns 16 query rows and sums dQ over the causal key tiles of Bc keys in registers (no atomics).
+template <int HS>
+struct FlashDqTraits {
+  static constexpr int kWarps = 4;
+  static constexpr int Br = 16 * kWarps;         // query rows per CTA
+  static constexpr int Bc = HS <= 64 ? 64 : 32;  // keys per tile (HS=128: registers, as the forward)
+  // Q and dO (2·Br×HS) + double-buffered K and V tiles (2·2·Bc×HS), bf16
+  static constexpr int kSmemBytes = (2 * Br + 4 * Bc) * HS * 2;
+};
+
 // Launch geometry of one kernel.
 struct FlashLaunch {
   int grid_x = 0, grid_y = 0, grid_z = 0;  // blocks
@@ -97,6 +108,7 @@ struct FlashLaunch {
 };
 FlashLaunch flash_fwd_launch(int B, int T, int NH, int HS);
 FlashLaunch flash_bwd_launch(int B, int T, int NH, int HS);
+FlashLaunch flash_dq_launch(int B, int T, int NH, int HS);  // the deterministic dQ pass
 // Row kernels (LSSA prologue, backward preprocess, dQ conversion): one warp per (b, t, h) row.
 FlashLaunch flash_row_launch(int B, int T, int NH);
 constexpr int kFlashRowWarps = 8;  // warps per block of the row kernels
@@ -127,7 +139,8 @@ struct FlashBufferSizes {
   size_t stats = 0;           // saved row statistics, flash_saved_stat_count × B·NH·T fp32
   size_t o2 = 0;              // re-weighting: Õ2 (B, T, C) bf16
   size_t fwd_workspace = 0;   // LSSA: k̂ (B, T, C) bf16 + 1/‖q‖ (B, NH, T) fp32
-  size_t bwd_workspace = 0;   // dq accumulator (B, NH, T, HS) fp32 + D, E (B, NH, T) fp32
+  size_t bwd_workspace = 0;   // dq (B, NH, T, HS) fp32 (accumulator, or the dQ pass's output)
+                              // + D, E (B, NH, T) fp32
                               // + LSSA: k̂, 1/‖q‖, 1/‖k‖
 };
 FlashBufferSizes flash_buffer_sizes(const AttnSpec& spec, int B, int T, int NH, int HS);

@@ -6,9 +6,6 @@
 
 namespace lssa {
 
-// cuBLASLt's recommendation for Hopper is 32 MiB; Ampere needs less but this is cheap.
-constexpr size_t kCublasWorkspaceBytes = 32u << 20;
-
 void cublas_check(cublasStatus_t s, const char* what) {
   if (s != CUBLAS_STATUS_SUCCESS) fail(strfmt("cuBLASLt error in %s: status %d", what, (int)s));
 }
@@ -21,7 +18,9 @@ bool DeviceContext::open(std::string* why) {
     (void)cudaGetLastError();  // clear the sticky error of a failed runtime init
     return false;
   }
-  device = 0;
+  // The current device: select_local_gpu() made LOCAL_RANK's GPU current for a multi-GPU job
+  // (runtime/comm.h); a single process gets device 0 (or whatever CUDA_VISIBLE_DEVICES shows first).
+  CUDA_CHECK(cudaGetDevice(&device));
   CUDA_CHECK(cudaSetDevice(device));
   CUDA_CHECK(cudaGetDeviceProperties(&prop, device));
   if (prop.major < 8) {

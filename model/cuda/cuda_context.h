@@ -16,14 +16,15 @@
 namespace lssa {
 
 struct DeviceContext {
-  int device = 0;                         // CUDA device ordinal
+  int device = 0;                         // CUDA device ordinal (the current device at open())
   cudaDeviceProp prop{};                  // name, SM count, shared memory limits
   cudaStream_t stream = nullptr;          // every kernel and copy of the backend runs here, in order
   cublasLtHandle_t lt = nullptr;          // cuBLASLt handle
   void* workspace = nullptr;              // cuBLASLt workspace (one per stream: deterministic)
   size_t workspace_bytes = 0;
 
-  // Opens device 0. Returns false and sets *why when no CUDA device is visible or usable.
+  // Opens the current CUDA device (LOCAL_RANK's, after select_local_gpu; else device 0). Returns
+  // false and sets *why when no CUDA device is visible or usable.
   bool open(std::string* why);
   void close();
   void synchronize() const;

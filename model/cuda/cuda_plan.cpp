@@ -3,6 +3,8 @@
 
 #include <algorithm>
 
+#include "attention/cuda/flash_plan.h"
+
 #include "runtime/error.h"
 
 namespace lssa {
@@ -95,6 +97,79 @@ MemoryPlan plan_activation_memory(const GPT2Config& cfg, int B, int T, bool trai
     p.add("tok_pos", BT * sizeof(int));
   }
   return p.plan;
+}
+
+MemoryPlan plan_eval_parameter_memory(const GPT2Config& cfg) {
+  const size_t P = param_offsets(cfg).total;
+  Planner p;
+  p.add("params_bf16", P * kBf16Bytes);
+  p.add("upload_staging", std::min(P, kEvalUploadFloats) * kF32Bytes);
+  return p.plan;
+}
+
+MemoryPlan plan_eval_activation_memory(const GPT2Config& cfg, int B, int T) {
+  const size_t BT = (size_t)B * T, C = cfg.C, Vp = cfg.Vp, NH = cfg.NH, HS = cfg.HS();
+  const size_t chunk = std::min(BT, (size_t)kEvalLogitRows);
+  Planner p;
+  p.add("tokens", BT * sizeof(int));
+  p.add("targets", BT * sizeof(int));
+  p.add("rope_cos", (size_t)T * (HS / 2) * kF32Bytes);  // (T, HS/2)
+  p.add("rope_sin", (size_t)T * (HS / 2) * kF32Bytes);
+  p.add("encoded", BT * C * kBf16Bytes);       // (B, T, C)
+  p.add("ln1", BT * C * kBf16Bytes);           // (B, T, C), one layer
+  p.add("ln1_mean", BT * kF32Bytes);           // (B, T)
+  p.add("ln1_rstd", BT * kF32Bytes);
+  p.add("qkv", BT * 3 * C * kBf16Bytes);       // (B, T, 3C), post-RoPE
+  p.add("atty", BT * C * kBf16Bytes);
+  p.add("residual2", BT * C * kBf16Bytes);
+  p.add("ln2", BT * C * kBf16Bytes);
+  p.add("ln2_mean", BT * kF32Bytes);
+  p.add("ln2_rstd", BT * kF32Bytes);
+  p.add("fch", BT * 4 * C * kBf16Bytes);       // (B, T, 4C) pre-GELU
+  p.add("fch_gelu", BT * 4 * C * kBf16Bytes);
+  p.add("residual3", BT * C * kBf16Bytes);     // the residual stream between layers
+  p.add("lnf", BT * C * kBf16Bytes);
+  p.add("lnf_mean", BT * kF32Bytes);
+  p.add("lnf_rstd", BT * kF32Bytes);
+  p.add("logits", chunk * Vp * kBf16Bytes);    // (chunk, Vp): kEvalLogitRows positions at a time
+  p.add("losses", BT * kF32Bytes);             // (B, T)
+  p.add("ce_stats", chunk * 2 * kF32Bytes);    // (chunk, 2)
+  p.add("scratch", BT * C * kBf16Bytes);       // (B, T, C) projection outputs
+  const AttnSpec spec = cfg.attn_spec();
+  if (flash_route(spec, (int)HS).impl == AttnImpl::Fused) {
+    const size_t ws = flash_buffer_sizes(spec, B, T, (int)NH, (int)HS).fwd_workspace;
+    p.add("attn_fused_ws", std::max<size_t>(ws, 1));  // LSSA: k̂ (B, T, C) bf16 + 1/‖q‖ (B, NH, T)
+  } else {
+    p.add("attn_q", BT * NH * HS * kF32Bytes);  // (B, NH, T, HS)
+    p.add("attn_k", BT * NH * HS * kF32Bytes);
+    p.add("attn_v", BT * NH * HS * kF32Bytes);
+    p.add("attn_qdiv", BT * NH * kF32Bytes);    // (B, NH, T)
+    p.add("attn_kdiv", BT * NH * kF32Bytes);
+  }
+  return p.plan;
+}
+
+MemoryPlan plan_without_attention(const MemoryPlan& plan) {
+  MemoryPlan out;
+  for (const BufferPlan& b : plan.buffers) {
+    if (b.name.rfind("attn_", 0) == 0) continue;
+    out.buffers.push_back(b);
+    out.total += b.bytes;
+  }
+  return out;
+}
+
+EvalMemory eval_memory(const GPT2Config& cfg, int B, int T) {
+  EvalMemory m;
+  const MemoryPlan a = plan_eval_activation_memory(cfg, B, T);
+  m.params = plan_eval_parameter_memory(cfg).total;
+  m.activations = a.total;
+  for (const BufferPlan& b : a.buffers) {
+    if (b.name.rfind("attn_", 0) == 0) m.attention += b.bytes;
+    if (b.name == "logits" || b.name == "ce_stats") m.logits += b.bytes;
+    if (b.name == "attn_fused_ws") m.fused = true;
+  }
+  return m;
 }
 
 std::string gpu_oom_message(const std::string& what, size_t asked, size_t free_bytes, size_t total_bytes, int B,

@@ -2,6 +2,7 @@
 // model/gpt2_cpu.cpp for the same pass on the CPU (the reference this file mirrors).
 #include "model/cuda/gpt2_cuda.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -11,8 +12,9 @@
 
 namespace lssa {
 
-Gpt2Cuda::Gpt2Cuda(const GPT2Config& cfg, std::unique_ptr<DeviceContext> ctx)
+Gpt2Cuda::Gpt2Cuda(const GPT2Config& cfg, std::unique_ptr<DeviceContext> ctx, ModelUse use)
     : cfg_(cfg),
+      use_(use),
       spec_(cfg.attn_spec()),
       attn_(&attention_select(cfg.attn_impl, {&attention_cuda_fused(), &attention_cuda_reference()}, spec_,
                               {0, cfg.T_train, cfg.NH, cfg.HS()}, AttnDType::BF16)),
@@ -21,6 +23,14 @@ Gpt2Cuda::Gpt2Cuda(const GPT2Config& cfg, std::unique_ptr<DeviceContext> ctx)
       ctx_(std::move(ctx)) {
   fuse_gelu_ = ctx_->prop.major >= 9;
   shard_ = {0, off_.total};
+  if (use_ == ModelUse::Evaluate) {  // bf16 weights + the upload staging buffer, nothing else
+    const MemoryPlan plan = plan_eval_parameter_memory(cfg_);
+    param_mem_ = device_alloc(plan.total, "the bf16 parameters", 0, 0);
+    params_ = (bf16*)((char*)param_mem_ + plan.offset_of("params_bf16"));
+    staging_ = (float*)((char*)param_mem_ + plan.offset_of("upload_staging"));
+    CUDA_CHECK(cudaMemsetAsync(param_mem_, 0, plan.total, ctx_->stream));
+    return;
+  }
   const MemoryPlan plan = plan_parameter_memory(cfg_);
   const size_t norm_bytes = (kNormBlocks + 1) * sizeof(double);
   param_mem_ = device_alloc(plan.total + norm_bytes, "the parameters, gradients and AdamW state", 0, 0);
@@ -43,11 +53,15 @@ void Gpt2Cuda::ensure_acts(int B, int T) {
   B_ = B;
   T_ = T;
   if (B == plan_B_ && T == plan_T_) return;
-  const MemoryPlan plan = plan_activation_memory(cfg_, B, T, /*training=*/true);
+  const bool train = use_ == ModelUse::Train;
+  // Everything but attention from the plan; the attention's memory from the implementation that
+  // runs it (the plan's attn_* entries describe it for --plan, and are not allocated twice).
+  const MemoryPlan plan = plan_without_attention(train ? plan_activation_memory(cfg_, B, T, /*training=*/true)
+                                                       : plan_eval_activation_memory(cfg_, B, T));
   const AttnShape shape{B, T, cfg_.NH, cfg_.HS()};
-  attn_ws_ = attn_->workspace(spec_, shape, /*training=*/true);
+  attn_ws_ = attn_->workspace(spec_, shape, train);
   attn_ws_.saved = (attn_ws_.saved + 255) & ~size_t(255);  // each layer's part 256-B aligned
-  const size_t attn_bytes = (size_t)cfg_.L * attn_ws_.saved + attn_ws_.scratch;
+  const size_t attn_bytes = (train ? (size_t)cfg_.L * attn_ws_.saved : 0) + attn_ws_.scratch;
   const size_t total = plan.total + attn_bytes;
   if (total > act_cap_) {
     ctx_->synchronize();
@@ -62,7 +76,13 @@ void Gpt2Cuda::ensure_acts(int B, int T) {
   }
   char* base = (char*)act_mem_;
   auto at = [&](const char* name) { return (void*)(base + plan.offset_of(name)); };
+  auto at_if = [&](const char* name) -> void* {  // buffers only one of the plans has
+    for (const BufferPlan& b : plan.buffers)
+      if (b.name == name) return at(name);
+    return nullptr;
+  };
   Acts& a = a_;
+  a = Acts{};
   a.tokens = (int*)at("tokens");
   a.targets = (int*)at("targets");
   a.rope_cos = (float*)at("rope_cos");
@@ -87,18 +107,18 @@ void Gpt2Cuda::ensure_acts(int B, int T) {
   a.losses = (float*)at("losses");
   a.ce_stats = (float*)at("ce_stats");
   a.scratch = (bf16*)at("scratch");
-  a.dresidual = (bf16*)at("dresidual");
-  a.dln = (bf16*)at("dln");
-  a.datt = (bf16*)at("datt");
-  a.dbig = (bf16*)at("dbig");
-  a.dbig2 = (bf16*)at("dbig2");
-  a.dqkv = (bf16*)at("dqkv");
-  a.colsum_partial = (float*)at("colsum_partial");
-  a.tok_ids = (int*)at("tok_ids");
-  a.tok_start = (int*)at("tok_start");
-  a.tok_pos = (int*)at("tok_pos");
+  a.dresidual = (bf16*)at_if("dresidual");
+  a.dln = (bf16*)at_if("dln");
+  a.datt = (bf16*)at_if("datt");
+  a.dbig = (bf16*)at_if("dbig");
+  a.dbig2 = (bf16*)at_if("dbig2");
+  a.dqkv = (bf16*)at_if("dqkv");
+  a.colsum_partial = (float*)at_if("colsum_partial");
+  a.tok_ids = (int*)at_if("tok_ids");
+  a.tok_start = (int*)at_if("tok_start");
+  a.tok_pos = (int*)at_if("tok_pos");
   a.attn_saved = (unsigned char*)base + plan.total;
-  a.attn_scratch = a.attn_saved + (size_t)cfg_.L * attn_ws_.saved;
+  a.attn_scratch = a.attn_saved + (train ? (size_t)cfg_.L * attn_ws_.saved : 0);
   plan_B_ = B;
   plan_T_ = T;
   rope_T_ = -1;  // the tables moved
@@ -121,10 +141,10 @@ AttnParams Gpt2Cuda::attn_params(int l, bf16* out, const bf16* qkv, int B, int T
   p.spec = spec_;
   p.shape = {B, T, cfg_.NH, cfg_.HS()};
   p.dtype = AttnDType::BF16;
-  p.training = true;
+  p.training = use_ == ModelUse::Train;  // forward-only evaluation saves nothing for a backward
   p.qkv = qkv;
   p.out = out;
-  p.saved = attn_ws_.saved ? a_.attn_saved + (size_t)l * attn_ws_.saved : nullptr;
+  p.saved = (p.training && attn_ws_.saved) ? a_.attn_saved + (size_t)l * attn_ws_.saved : nullptr;
   p.scratch = attn_ws_.scratch ? a_.attn_scratch : nullptr;
   p.stream = ctx_->stream;
   return p;
@@ -150,15 +170,18 @@ double Gpt2Cuda::forward(const int* tokens, const int* targets, int B, int T, Ro
   encoder_forward_cuda(ctx, a.encoded, a.tokens, P + o.wte, N, C);
   layernorm_forward_cuda(ctx, a.ln1, a.ln1_mean, a.ln1_rstd, a.encoded, P + o.ln1w, P + o.ln1b, N, C);
   for (int l = 0; l < L; l++) {
-    bf16* ln1 = a.ln1 + l * NC;       // (B, T, C), computed by the previous layer's fused LN
-    bf16* qkv = a.qkv + l * 3 * NC;   // (B, T, 3C)
-    bf16* atty = a.atty + l * NC;     // (B, T, C)
-    bf16* res2 = a.residual2 + l * NC;
-    bf16* ln2 = a.ln2 + l * NC;
-    bf16* fch = a.fch + l * 4 * NC;   // (B, T, 4C) pre-GELU
-    bf16* fchg = a.fch_gelu + l * 4 * NC;
-    bf16* res3 = a.residual3 + l * NC;
-    const bf16* x = l == 0 ? a.encoded : a.residual3 + (l - 1) * NC;
+    // Evaluate: every layer in slot 0 of its buffers; x (= residual3 of layer l−1) is last read by
+    // the residual + LayerNorm that forms residual2, before this layer's residual3 overwrites it.
+    const size_t sl = train ? l : 0, sp = train ? l - 1 : 0, sn = train ? l + 1 : 0;
+    bf16* ln1 = a.ln1 + sl * NC;       // (B, T, C), computed by the previous layer's fused LN
+    bf16* qkv = a.qkv + sl * 3 * NC;   // (B, T, 3C)
+    bf16* atty = a.atty + sl * NC;     // (B, T, C)
+    bf16* res2 = a.residual2 + sl * NC;
+    bf16* ln2 = a.ln2 + sl * NC;
+    bf16* fch = a.fch + sl * 4 * NC;   // (B, T, 4C) pre-GELU
+    bf16* fchg = a.fch_gelu + sl * 4 * NC;
+    bf16* res3 = a.residual3 + sl * NC;
+    const bf16* x = l == 0 ? a.encoded : a.residual3 + sp * NC;
     MatmulForward mq;
     mq.out = qkv, mq.inp = ln1, mq.W = P + o.qkvw + (size_t)l * 3 * C * C, mq.bias = P + o.qkvb + l * 3 * C;
     mq.N = N, mq.IC = C, mq.OC = 3 * C;
@@ -169,7 +192,7 @@ double Gpt2Cuda::forward(const int* tokens, const int* targets, int B, int T, Ro
     mp.out = a.scratch, mp.inp = atty, mp.W = P + o.attprojw + (size_t)l * C * C, mp.bias = P + o.attprojb + l * C;
     mp.N = N, mp.IC = C, mp.OC = C;
     matmul_forward_cuda(ctx, mp);
-    residual_layernorm_forward_cuda(ctx, res2, ln2, a.ln2_mean + l * N, a.ln2_rstd + l * N, x, a.scratch,
+    residual_layernorm_forward_cuda(ctx, res2, ln2, a.ln2_mean + sl * N, a.ln2_rstd + sl * N, x, a.scratch,
                                     P + o.ln2w + l * C, P + o.ln2b + l * C, N, C);
     MatmulForward mf;
     mf.inp = ln2, mf.W = P + o.fcw + (size_t)l * 4 * C * C, mf.bias = P + o.fcb + l * 4 * C;
@@ -188,11 +211,28 @@ double Gpt2Cuda::forward(const int* tokens, const int* targets, int B, int T, Ro
     matmul_forward_cuda(ctx, mfp);
     // residual3 = residual2 + MLP, then the next LayerNorm (ln1 of layer l+1, or lnf)
     const bool last = l == L - 1;
-    residual_layernorm_forward_cuda(ctx, res3, last ? a.lnf : a.ln1 + (l + 1) * NC,
-                                    last ? a.lnf_mean : a.ln1_mean + (l + 1) * N,
-                                    last ? a.lnf_rstd : a.ln1_rstd + (l + 1) * N, res2, a.scratch,
+    residual_layernorm_forward_cuda(ctx, res3, last ? a.lnf : a.ln1 + sn * NC,
+                                    last ? a.lnf_mean : a.ln1_mean + sn * N,
+                                    last ? a.lnf_rstd : a.ln1_rstd + sn * N, res2, a.scratch,
                                     last ? P + o.lnfw : P + o.ln1w + (l + 1) * C,
                                     last ? P + o.lnfb : P + o.ln1b + (l + 1) * C, N, C);
+  }
+  if (!train) {  // logits and losses kEvalLogitRows positions at a time: (N, Vp) never exists
+    if (!targets) {
+      ctx.synchronize();
+      return std::numeric_limits<double>::quiet_NaN();
+    }
+    for (int r0 = 0; r0 < N; r0 += kEvalLogitRows) {
+      const int n = std::min(kEvalLogitRows, N - r0);
+      MatmulForward ml;
+      ml.out = a.logits, ml.inp = a.lnf + (size_t)r0 * C, ml.W = P + o.wte, ml.N = n, ml.IC = C, ml.OC = Vp;
+      matmul_forward_cuda(ctx, ml);
+      crossentropy_forward_cuda(ctx, a.losses + r0, a.ce_stats, a.logits, a.targets + r0, n, V, Vp);
+    }
+    std::vector<float> l = losses();  // synchronises
+    double total = 0;
+    for (float x : l) total += x;
+    return total / N;
   }
   MatmulForward ml;
   ml.out = a.logits, ml.inp = a.lnf, ml.W = P + o.wte, ml.N = N, ml.IC = C, ml.OC = Vp;
@@ -208,7 +248,12 @@ double Gpt2Cuda::forward(const int* tokens, const int* targets, int B, int T, Ro
   return total / N;
 }
 
+void Gpt2Cuda::require_training(const char* what) const {
+  if (use_ != ModelUse::Train) fail(strfmt("%s: this model was built for forward-only evaluation", what));
+}
+
 void Gpt2Cuda::backward(float loss_scale) {
+  require_training("backward()");
   if (!have_targets_) fail("backward() needs a forward pass with targets");
   const int L = cfg_.L, C = cfg_.C, NH = cfg_.NH, HS = cfg_.HS(), V = cfg_.V, Vp = cfg_.Vp;
   const int B = B_, T = T_, N = B * T;
@@ -280,6 +325,7 @@ std::vector<float> Gpt2Cuda::losses() const {
 }
 
 std::vector<float> Gpt2Cuda::logits() const {
+  require_training("logits() (forward-only evaluation keeps the losses, not the (B, T, Vp) logits)");
   const size_t n = (size_t)B_ * T_ * cfg_.Vp;
   std::vector<bf16> tmp(n);
   CUDA_CHECK(cudaMemcpyAsync(tmp.data(), a_.logits, n * sizeof(bf16), cudaMemcpyDeviceToHost, ctx_->stream));
@@ -289,9 +335,12 @@ std::vector<float> Gpt2Cuda::logits() const {
   return out;
 }
 
-void Gpt2Cuda::zero_grad() { CUDA_CHECK(cudaMemsetAsync(grads_, 0, off_.total * sizeof(float), ctx_->stream)); }
+void Gpt2Cuda::zero_grad() {
+  require_training("zero_grad()");
+  CUDA_CHECK(cudaMemsetAsync(grads_, 0, off_.total * sizeof(float), ctx_->stream)); }
 
 double Gpt2Cuda::grad_norm() const {
+  require_training("grad_norm()");
   global_norm_squared_cuda(*ctx_, norm_scratch_ + kNormBlocks, norm_scratch_, grads_ + shard_.begin, shard_.size());
   double s = 0;
   CUDA_CHECK(cudaMemcpyAsync(&s, norm_scratch_ + kNormBlocks, sizeof(double), cudaMemcpyDeviceToHost, ctx_->stream));
@@ -300,6 +349,7 @@ double Gpt2Cuda::grad_norm() const {
 }
 
 void Gpt2Cuda::adamw_step(const AdamWConfig& opt, double lr, double grad_scale, int t) {
+  require_training("adamw_step()");
   // bias corrections exactly as the CPU backend computes them (fp64 pow, rounded to fp32)
   const float c1 = (float)(1.0 - std::pow(opt.beta1, t)), c2 = (float)(1.0 - std::pow(opt.beta2, t));
   for (const ParamRange& full : ranges_) {
@@ -330,22 +380,41 @@ void upload(const DeviceContext& ctx, float* dst, const std::vector<float>& in, 
 }
 }  // namespace
 
-void Gpt2Cuda::get_params(std::vector<float>& out) const { download(*ctx_, master_, off_.total, out); }
+void Gpt2Cuda::get_params(std::vector<float>& out) const {
+  require_training("get_params()");
+  download(*ctx_, master_, off_.total, out);
+}
 void Gpt2Cuda::set_params(const std::vector<float>& in) {
+  if (use_ == ModelUse::Evaluate) {  // through the staging buffer, chunk by chunk, into bf16
+    if (in.size() != off_.total)
+      fail(strfmt("parameter vector has %zu values, the model needs %zu", in.size(), off_.total));
+    for (size_t i = 0; i < off_.total; i += kEvalUploadFloats) {
+      const size_t n = std::min(kEvalUploadFloats, off_.total - i);
+      CUDA_CHECK(cudaMemcpyAsync(staging_, in.data() + i, n * sizeof(float), cudaMemcpyHostToDevice, ctx_->stream));
+      f32_to_bf16_cuda(*ctx_, params_ + i, staging_, n);
+    }
+    ctx_->synchronize();  // `in` may die after return
+    return;
+  }
   upload(*ctx_, master_, in, off_.total, "parameter vector");
   f32_to_bf16_cuda(*ctx_, params_, master_, off_.total);
 }
-void Gpt2Cuda::get_grads(std::vector<float>& out) const { download(*ctx_, grads_, off_.total, out); }
+void Gpt2Cuda::get_grads(std::vector<float>& out) const {
+  require_training("get_grads()");
+  download(*ctx_, grads_, off_.total, out); }
 void Gpt2Cuda::get_adam_state(std::vector<float>& m, std::vector<float>& v) const {
+  require_training("get_adam_state()");
   download(*ctx_, adam_m_ + shard_.begin, shard_.size(), m);
   download(*ctx_, adam_v_ + shard_.begin, shard_.size(), v);
 }
 void Gpt2Cuda::set_adam_state(const std::vector<float>& m, const std::vector<float>& v) {
+  require_training("set_adam_state()");
   upload(*ctx_, adam_m_ + shard_.begin, m, shard_.size(), "AdamW first moment");
   upload(*ctx_, adam_v_ + shard_.begin, v, shard_.size(), "AdamW second moment");
 }
 
 void Gpt2Cuda::set_optimizer_shard(ShardRange shard) {
+  require_training("set_optimizer_shard()");
   if (shard.begin > shard.end || shard.end > off_.total)
     fail(strfmt("optimizer shard [%zu, %zu) is outside the %zu parameters", shard.begin, shard.end, off_.total));
   shard_ = shard;
@@ -354,21 +423,23 @@ void Gpt2Cuda::set_optimizer_shard(ShardRange shard) {
 }
 
 void Gpt2Cuda::reduce_grads(Communicator& comm, bool shard_only) {
+  require_training("reduce_grads()");
   const CommBuffer b{grads_, off_.total, DType::F32, MemSpace::Device, ctx_->stream};
   if (shard_only) comm.reduce_scatter_mean(b);
   else comm.all_reduce_mean(b);
 }
 
 void Gpt2Cuda::gather_params(Communicator& comm) {
+  require_training("gather_params()");
   // every rank updated its shard of the fp32 master weights; gather them, then refresh bf16
   comm.all_gather(CommBuffer{master_, off_.total, DType::F32, MemSpace::Device, ctx_->stream});
   f32_to_bf16_cuda(*ctx_, params_, master_, off_.total);
 }
 
-std::unique_ptr<Gpt2Model> make_cuda_model(const GPT2Config& cfg, std::string* why) {
+std::unique_ptr<Gpt2Model> make_cuda_model(const GPT2Config& cfg, std::string* why, ModelUse use) {
   auto ctx = std::make_unique<DeviceContext>();
   if (!ctx->open(why)) return nullptr;
-  return std::make_unique<Gpt2Cuda>(cfg, std::move(ctx));
+  return std::make_unique<Gpt2Cuda>(cfg, std::move(ctx), use);
 }
 
 }  // namespace lssa

@@ -13,6 +13,9 @@
 //     construction, activations at the first forward of a new (B, T); too little GPU memory
 //     gives one error line with what was asked, what is free, and the --batch hint.
 // Deterministic: no float atomics (see model/cuda/layers_cuda.h), so --resume is bit-exact.
+// ModelUse::Evaluate (eval_gpt2): bf16 weights only, one layer's activations reused, logits and
+// loss kEvalLogitRows positions at a time, the fused attention where it exists (O(T) memory, no
+// saved statistics) — plan_eval_parameter_memory / plan_eval_activation_memory in cuda_plan.h.
 #pragma once
 #include <memory>
 #include <string>
@@ -28,7 +31,7 @@ namespace lssa {
 
 class Gpt2Cuda final : public Gpt2Model {
  public:
-  Gpt2Cuda(const GPT2Config& cfg, std::unique_ptr<DeviceContext> ctx);
+  Gpt2Cuda(const GPT2Config& cfg, std::unique_ptr<DeviceContext> ctx, ModelUse use = ModelUse::Train);
   ~Gpt2Cuda() override;
 
   const GPT2Config& config() const override { return cfg_; }
@@ -37,6 +40,7 @@ class Gpt2Cuda final : public Gpt2Model {
   std::string attention_impl() const override { return attn_->name(); }
   size_t num_params() const override { return off_.total; }
   MemSpace memory() const override { return MemSpace::Device; }
+  ModelUse use() const override { return use_; }
   double forward(const int* tokens, const int* targets, int B, int T,
                  RopeScaling scaling = RopeScaling::None) override;
   std::vector<float> losses() const override;
@@ -75,8 +79,10 @@ class Gpt2Cuda final : public Gpt2Model {
   AttnParams attn_params(int l, bf16* out, const bf16* qkv, int B, int T) const;
   void ensure_acts(int B, int T);
   void upload_rope(int T, RopeScaling scaling);
+  void require_training(const char* what) const;  // Error on a forward-only model
 
   GPT2Config cfg_;
+  ModelUse use_;
   AttnSpec spec_;
   const Attention* attn_;  // attention_select()ed at construction: cuda fused or cuda reference
   AttnWorkspace attn_ws_;  // attn_->workspace() at the planned (B, T)
@@ -88,7 +94,8 @@ class Gpt2Cuda final : public Gpt2Model {
   // parameters and optimizer state (one allocation)
   void* param_mem_ = nullptr;
   bf16* params_ = nullptr;  // (P) bf16 copy used by the forward
-  float *master_ = nullptr, *grads_ = nullptr, *adam_m_ = nullptr, *adam_v_ = nullptr;  // (P) fp32
+  float *master_ = nullptr, *grads_ = nullptr, *adam_m_ = nullptr, *adam_v_ = nullptr;  // (P) fp32; null: Evaluate
+  float* staging_ = nullptr;  // Evaluate: (kEvalUploadFloats) fp32 upload staging of set_params
   double* norm_scratch_ = nullptr;  // (kNormBlocks + 1)
   // activations (one allocation, re-planned when (B, T) grows)
   void* act_mem_ = nullptr;
@@ -103,6 +110,6 @@ class Gpt2Cuda final : public Gpt2Model {
 };
 
 // Returns null and sets *why when no usable CUDA device is visible.
-std::unique_ptr<Gpt2Model> make_cuda_model(const GPT2Config& cfg, std::string* why);
+std::unique_ptr<Gpt2Model> make_cuda_model(const GPT2Config& cfg, std::string* why, ModelUse use = ModelUse::Train);
 
 }  // namespace lssa

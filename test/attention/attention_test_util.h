@@ -6,6 +6,7 @@
 // registry is tested automatically.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <ostream>
 #include <string>
@@ -93,6 +94,95 @@ inline double attn_loss(const AttnSpec& spec, const Shape& s, const std::vector<
   double L = 0;
   for (size_t i = 0; i < R.size(); i++) L += out_scratch[i] * R[i];
   return L;
+}
+
+// Absolute floor of the dq and dk tolerances where the true gradient can be 0.
+//
+// The score gradient is a difference of two terms, dS_ij = w'_ij·(dP_ij − sgn_ij·D_i) with
+// dP_ij = dO_i·v_j and D_i = dO_i·O_i (w' = p_ij for softmax rows, |φ'(x_ij)|/Z_i for l1 rows,
+// |φ'|/L for fixed divisors; sgn = sign(φ) for signed maps). Where they cancel exactly — T = 1:
+// one key with weight 1, O_i = v_i — the true dq, dk are 0 (or fp64 noise), and a relative error
+// is meaningless, while an implementation that rounds O or P to bf16, or sums in fp32, leaves a
+// residue of order u·(|dO_i|·|v_j| + |dO_i|·|O_i|) per element (|x|·|y| = Σ_d |x_d||y_d|: the
+// condition number of the two dot products). Carried through dq_i = c_i Σ_j dS_ij k_j and
+// dk_j = Σ_i c_i dS_ij q_i, that is the magnitude returned here, per element of (B, T, C):
+//   mag_dq_i = c_i Σ_j |w'_ij| (|dO_i|·|v_j| + |dO_i|·|O_i|) |k_j|     (|k_j| elementwise)
+//   mag_dk_j = Σ_i c_i |w'_ij| (|dO_i|·|v_j| + |dO_i|·|O_i|) |q_i|
+// (LSSA: k̂, q̂ and the 1/‖q_i‖, 1/‖k_j‖ of the normalisation's chain rule). A test's floor is
+// c·u·‖mag‖ with u the implementation's unit roundoff (bf16 2^-8 for the fused kernels' P and
+// O, fp32 2^-24 for the reference path). O(T²·HS) per head: computed for T ≤ max_T only (longer
+// rows never cancel to 0; their relative tolerance applies), else both vectors are empty.
+struct GradTermMagnitude {
+  std::vector<double> dq, dk;  // (B, T, C) each, or empty
+};
+inline GradTermMagnitude grad_term_magnitude(const AttnSpec& spec, const double* qkv, const double* dout,
+                                             const double* out, int B, int T, int NH, int HS, int max_T = 256) {
+  GradTermMagnitude m;
+  if (T > max_T) return m;
+  const size_t C = (size_t)NH * HS, C3 = 3 * C;
+  m.dq.assign((size_t)B * T * C, 0.0);
+  m.dk.assign((size_t)B * T * C, 0.0);
+  const bool cosine = spec.score == lssa::AttnScore::Cosine;
+  std::vector<double> qn(T), kn(T), x(T), w(T);
+  for (int b = 0; b < B; b++)
+    for (int h = 0; h < NH; h++) {
+      auto q = [&](int t) { return qkv + ((size_t)b * T + t) * C3 + (size_t)h * HS; };
+      auto k = [&](int t) { return q(t) + C; };
+      auto v = [&](int t) { return q(t) + 2 * C; };
+      auto o = [&](int t) { return out + ((size_t)b * T + t) * C + (size_t)h * HS; };
+      auto g = [&](int t) { return dout + ((size_t)b * T + t) * C + (size_t)h * HS; };
+      for (int t = 0; t < T; t++) {
+        double a = 0, c = 0;
+        for (int d = 0; d < HS; d++) a += q(t)[d] * q(t)[d], c += k(t)[d] * k(t)[d];
+        qn[t] = cosine ? std::max(std::sqrt(a), lssa::kNormalizeEps) : 1.0;
+        kn[t] = cosine ? std::max(std::sqrt(c), lssa::kNormalizeEps) : 1.0;
+      }
+      for (int i = 0; i < T; i++) {
+        const int n = i + 1;
+        const double sc = lssa::attn_row_scale<double>(spec, n, HS), bias = lssa::attn_row_bias<double>(spec, n);
+        double mx = -INFINITY, Z = 0;
+        for (int j = 0; j <= i; j++) {
+          double dot = 0;
+          for (int d = 0; d < HS; d++) dot += q(i)[d] * k(j)[d];
+          x[j] = sc * dot / (qn[i] * kn[j]) + bias;
+          mx = std::max(mx, x[j]);
+        }
+        for (int j = 0; j <= i; j++) {
+          if (spec.softmax) {
+            w[j] = std::exp(x[j] - mx);
+            Z += w[j];
+          } else {
+            w[j] = std::fabs(lssa::attn_map_deriv<double>(spec.map, x[j]));
+            Z += std::fabs(lssa::attn_map<double>(spec.map, x[j]));
+          }
+        }
+        double div = 1;  // what w' is divided by
+        if (spec.softmax) div = Z;
+        else if (spec.norm == lssa::AttnNorm::L1) div = Z;
+        else div = lssa::attn_fixed_divisor<double>(spec, n, T);
+        if (!(div > 0)) continue;  // Z = 0 rows pass no gradient
+        double gO = 0;
+        for (int d = 0; d < HS; d++) gO += std::fabs(g(i)[d] * o(i)[d]);
+        for (int j = 0; j <= i; j++) {
+          double gv = 0;
+          for (int d = 0; d < HS; d++) gv += std::fabs(g(i)[d] * v(j)[d]);
+          const double t = std::fabs(sc) * w[j] / div * (gv + gO);
+          double* mq = &m.dq[((size_t)b * T + i) * C + (size_t)h * HS];
+          double* mk = &m.dk[((size_t)b * T + j) * C + (size_t)h * HS];
+          for (int d = 0; d < HS; d++) {
+            mq[d] += t * std::fabs(k(j)[d]) / (kn[j] * qn[i]);
+            mk[d] += t * std::fabs(q(i)[d]) / (qn[i] * kn[j]);
+          }
+        }
+      }
+    }
+  return m;
+}
+
+inline double l2_norm(const std::vector<double>& v) {
+  double s = 0;
+  for (double x : v) s += x * x;
+  return std::sqrt(s);
 }
 
 template <typename R>

@@ -3,6 +3,7 @@
 // sizes (O(T)), and the FLOP count of the benchmark.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <set>
@@ -218,6 +219,32 @@ TEST(FlashTiling, LaunchGeometryCoversTheSequenceAndFitsSharedMemory) {
   EXPECT_GE((long)r.grid_x * kFlashRowWarps, 2L * 1000 * 12);
   EXPECT_LT((long)(r.grid_x - 1) * kFlashRowWarps, 2L * 1000 * 12);
   EXPECT_THROW(flash_fwd_launch(1, 1, 1, 96), Error);
+}
+
+// The deterministic dQ pass: one CTA per query tile, the same causal key tiles as the forward
+// (every key j <= i of every row i of the tile is visited), and it fits shared memory.
+TEST(FlashTiling, DqPassCoversEveryRowAndItsCausalKeys) {
+  for (int HS : {64, 128}) {
+    const int Br = HS == 64 ? FlashDqTraits<64>::Br : FlashDqTraits<128>::Br;
+    const int Bc = HS == 64 ? FlashDqTraits<64>::Bc : FlashDqTraits<128>::Bc;
+    for (int T : {1, 7, 129, 1000, 16384}) {
+      const FlashLaunch l = flash_dq_launch(2, T, 3, HS);
+      EXPECT_GE(l.grid_x * Br, T);
+      EXPECT_LT((l.grid_x - 1) * Br, T);
+      EXPECT_EQ(l.grid_y, 3);
+      EXPECT_EQ(l.grid_z, 2);
+      EXPECT_EQ(l.threads, 128);
+      EXPECT_LE(l.smem_bytes, 163 * 1024);
+      for (int qb = 0; qb < l.grid_x; qb++) {
+        const int last_row = std::min(T, (qb + 1) * Br) - 1;
+        const int tiles = flash_fwd_key_tiles(qb, T, Br, Bc);
+        EXPECT_GE(tiles * Bc, last_row + 1) << "key " << last_row << " of row " << last_row << " not visited";
+        EXPECT_LE((tiles - 1) * Bc, last_row) << "a key tile entirely above the diagonal";
+      }
+    }
+  }
+  EXPECT_EQ(flash_dq_launch(1, 1, 1, 128).smem_bytes, (2 * 64 + 4 * 32) * 128 * 2);
+  EXPECT_THROW(flash_dq_launch(1, 1, 1, 96), Error);
 }
 
 // ---- buffers --------------------------------------------------------------------------------------

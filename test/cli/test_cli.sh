@@ -44,6 +44,15 @@ expect_error "--sample-prompt with a non-GPT-2 vocabulary" "$TRAIN" "${TINY[@]}"
 expect_error "--resume without checkpoint" "$TRAIN" "${TINY[@]}" --steps 1 --out "$W/norun" --resume
 [ ! -e "$W/norun/model_00000001.safetensors" ] && ok "no checkpoint written by a failed resume" || bad "a failed resume wrote a checkpoint"
 
+# ---- the forward-only evaluation's GPU memory plan (no GPU, no data): 124M at 16K tokens < 8 GB
+plan=$("$EVAL" --plan --model d12 --len 1024,16384 2>&1)
+total=$(echo "$plan" | awk '$1 == 16384 {print $7}')
+[ -n "$total" ] && [ "$total" -lt 8000000000 ] && ok "eval --plan: 124M, T=16384, B=1 plans $total bytes (< 8 GB)" ||
+  bad "eval --plan --model d12 --len 16384: $plan"
+expect_error "eval --plan without a model" "$EVAL" --plan --len 1024
+expect_error "eval --model without --plan" "$EVAL" --model d12 --data "$W/s_val_000000.bin"
+expect_error "eval without --ckpt" "$EVAL" --data "$W/s_val_000000.bin"
+
 # a real run to get a checkpoint
 "$TRAIN" "${TINY[@]}" --steps 6 --ckpt-every 3 --val-every 3 --out "$W/run" >"$W/run.log" 2>&1 || { bad "tiny training run"; cat "$W/run.log"; }
 CK=$W/run/model_00000006.safetensors

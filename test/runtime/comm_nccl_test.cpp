@@ -1,5 +1,5 @@
-// The NCCL communicator at world size 1 on one GPU: the same code path as N GPUs (every
-// collective is a real NCCL call), on device buffers (on a stream) and on host buffers (staged).
+// The NCCL communicator at world size 1 on one GPU (built directly: make_communicator gives a
+// one-rank run the single communicator): the same code path as N GPUs (every collective is a real NCCL call), on device buffers (on a stream) and on host buffers (staged).
 // Skips when no CUDA device is visible. Multi-GPU runs: `mpirun -np 2 comm_nccl_test` on a node
 // with 2 GPUs exercises the MPI bootstrap too.
 #include <cuda_runtime.h>
@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "runtime/comm.h"
+#include "runtime/comm_impl.h"
 #include "test/runtime/comm_checks.h"
 
 using namespace lssa;
@@ -22,7 +23,7 @@ static bool have_gpu() {
 TEST(NcclComm, HostBuffersThroughTheStagingPath) {
   if (!have_gpu()) GTEST_SKIP() << "no CUDA device";
   select_local_gpu(g_launch);
-  auto c = make_communicator(g_launch, MemSpace::Device);
+  auto c = g_launch.world == 1 ? make_nccl_communicator(g_launch) : make_communicator(g_launch, MemSpace::Device);
   EXPECT_STREQ(c->name(), "nccl");
   check_collectives<float>(*c, DType::F32);
   check_collectives<double>(*c, DType::F64);
@@ -32,7 +33,7 @@ TEST(NcclComm, HostBuffersThroughTheStagingPath) {
 TEST(NcclComm, DeviceBuffersOnAStream) {
   if (!have_gpu()) GTEST_SKIP() << "no CUDA device";
   select_local_gpu(g_launch);
-  auto c = make_communicator(g_launch, MemSpace::Device);
+  auto c = g_launch.world == 1 ? make_nccl_communicator(g_launch) : make_communicator(g_launch, MemSpace::Device);
   const int W = c->world(), r = c->rank();
   const size_t n = 3 * W + 1;
   std::vector<float> h(n), out(n);

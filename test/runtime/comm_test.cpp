@@ -213,6 +213,38 @@ TEST(TcpComm, MismatchedCollectivesAreDetected) {
   EXPECT_NE(err[0].find("ranks disagree on the collectives"), std::string::npos) << err[0];
 }
 
+// One rank never builds an NCCL communicator (no libnccl, no bootstrap for a one-GPU run);
+// N ranks on GPUs need NCCL; host memory picks MPI only under an MPI launch of an MPI build.
+TEST(CommChoice, OneRankIsSingleWhateverTheMemory) {
+  const LaunchInfo one{};
+  for (bool nccl : {false, true})
+    for (bool mpi : {false, true}) {
+      EXPECT_STREQ(communicator_choice(one, MemSpace::Device, nccl, mpi), "single");
+      EXPECT_STREQ(communicator_choice(one, MemSpace::Host, nccl, mpi), "single");
+    }
+  EXPECT_STREQ(make_communicator(one, MemSpace::Device)->name(), "single");
+  LaunchInfo eight = launch(torchrun(3, 8, 29500));
+  EXPECT_STREQ(communicator_choice(eight, MemSpace::Device, true, false), "nccl");
+  EXPECT_THROW(communicator_choice(eight, MemSpace::Device, false, true), Error);
+  EXPECT_STREQ(communicator_choice(eight, MemSpace::Host, true, true), "tcp");  // env launch: tcp even with MPI
+  LaunchInfo mpi = eight;
+  mpi.kind = LaunchInfo::Kind::Mpi;
+  EXPECT_STREQ(communicator_choice(mpi, MemSpace::Host, false, true), "mpi");
+  EXPECT_STREQ(communicator_choice(mpi, MemSpace::Host, false, false), "tcp");
+}
+
+// Each rank of a node gets its own GPU from LOCAL_RANK (DeviceContext opens the current device);
+// more ranks than GPUs share them round-robin.
+TEST(CommChoice, LocalRankPicksTheGpu) {
+  for (int r = 0; r < 8; r++) {
+    LaunchInfo li = launch({{"RANK", std::to_string(r)}, {"WORLD_SIZE", "8"}, {"LOCAL_RANK", std::to_string(r)},
+                            {"MASTER_ADDR", "127.0.0.1"}, {"MASTER_PORT", "29500"}});
+    EXPECT_EQ(local_gpu_ordinal(li, 8), r);
+    EXPECT_EQ(local_gpu_ordinal(li, 4), r % 4);
+    EXPECT_EQ(local_gpu_ordinal(li, 0), -1);
+  }
+}
+
 TEST(SingleComm, IsTheIdentity) {
   auto c = make_communicator(LaunchInfo{}, MemSpace::Host);
   EXPECT_STREQ(c->name(), "single");

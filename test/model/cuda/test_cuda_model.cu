@@ -148,6 +148,34 @@ TEST_P(CudaModel, EvaluationPastTrainingLengthWithNtkMatchesCpu) {
   EXPECT_TRUE(std::isnan(gpu->forward(x.data(), nullptr, 1, 256)));
 }
 
+// Forward-only evaluation (ModelUse::Evaluate: bf16 weights only, one layer's buffers, logits in
+// chunks of kEvalLogitRows, the fused attention where the variant has a kernel — relu_shen keeps
+// the reference path): past T_train with NTK and over more than one logits chunk (2·700 positions)
+// its losses match the CPU's within the 1% of this file, per position too (rel-L2 2%), and a
+// second pass gives the same bits. It refuses training and keeps no logits.
+TEST_P(CudaModel, ForwardOnlyEvaluationMatchesCpu) {
+  const GPT2Config c = small_config(GetParam().first, GetParam().second);
+  auto cpu = make_cpu_model(c);
+  std::string why;
+  auto ev = make_cuda_model(c, &why, ModelUse::Evaluate);
+  ASSERT_TRUE(ev) << why;
+  auto p0 = gpt2_init_params(c, 5);
+  for (auto& v : p0) v = bf16_round(v);
+  cpu->set_params(p0);
+  ev->set_params(p0);
+  std::vector<int> x, y;
+  batch(2, 2, 700, c.V, x, y);
+  const double lc = cpu->forward(x.data(), y.data(), 2, 700, RopeScaling::Ntk);
+  const double le = ev->forward(x.data(), y.data(), 2, 700, RopeScaling::Ntk);
+  EXPECT_NEAR(le, lc, 0.01 * lc);
+  const std::vector<float> pc = cpu->losses(), pe = ev->losses();
+  EXPECT_LE(rel_l2(pe, pc), 0.02);
+  const double again = ev->forward(x.data(), y.data(), 2, 700, RopeScaling::Ntk);
+  EXPECT_EQ(std::memcmp(&again, &le, sizeof le), 0);
+  EXPECT_THROW(ev->backward(1.f), Error);
+  EXPECT_THROW(ev->logits(), Error);
+}
+
 INSTANTIATE_TEST_SUITE_P(Variants, CudaModel,
                          ::testing::Values(std::pair{"softmax", 0.f}, std::pair{"lssa", 0.f},
                                            std::pair{"lssa", 15.f}, std::pair{"relu_shen", 0.f}),
@@ -195,6 +223,22 @@ TEST(CudaModelResume, IsBitExact) {
   a->get_adam_state(ma, v);
   r->get_adam_state(mr, v);
   EXPECT_EQ(std::memcmp(ma.data(), mr.data(), ma.size() * sizeof(float)), 0);
+}
+
+// The activation plan holds the reference attention's scratch exactly as the kernels lay it out
+// (the backend allocates plan.total and nothing behind it). Host code: no device needed.
+TEST(CudaModelMemory, PlannedAttentionScratchIsWhatTheReferenceKernelsUse) {
+  const GPT2Config c = small_config("softmax");
+  for (bool training : {true, false}) {
+    const AttnShape shape{3, 100, c.NH, c.HS()};
+    const MemoryPlan plan = plan_activation_memory(c, 3, 100, training);
+    size_t planned = 0;
+    for (const char* n : {"attn_q", "attn_k", "attn_v", "attn_qdiv", "attn_kdiv"}) planned += plan.bytes_of(n);
+    if (training) planned += plan.bytes_of("attn_dout") + plan.bytes_of("attn_rowstats");
+    const size_t used = attention_reference_scratch_bytes(shape, training);
+    EXPECT_GE(planned, used);
+    EXPECT_LT(planned, used + 7 * 256);  // alignment only
+  }
 }
 
 TEST(CudaModelMemory, OutOfMemoryIsOneClearLine) {

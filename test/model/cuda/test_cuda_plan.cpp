@@ -2,6 +2,9 @@
 // AdamW's decay ranges, the encoder's token buckets, and the FLOPs / MFU formula (model/flops.h).
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <map>
+
 #include "model/cuda/cuda_plan.h"
 #include "model/flops.h"
 #include "runtime/error.h"
@@ -118,4 +121,58 @@ TEST(Flops, PeakTableAndMfu) {
   EXPECT_NEAR(model_mfu(c, 1024, 989e12 / f, 989.0), 1.0, 1e-12);
   EXPECT_NEAR(model_mfu(c, 1024, 0.4 * 989e12 / f, 989.0), 0.4, 1e-12);
   EXPECT_EQ(model_mfu(c, 1024, 1e6, 0.0), 0.0);
+}
+
+// The reference attention's scratch is planned once, inside the activation plan, with the
+// layout AttnReferenceScratch expects (q, k, v (B, NH, T, HS) fp32; qdiv, kdiv (B, NH, T);
+// training: dout (B, NH, T, HS), rowstats (B, NH, T, 8)) — the backend allocates exactly
+// plan.total (it used to allocate the scratch a second time behind the plan).
+TEST(CudaPlan, ReferenceAttentionScratchIsPlannedOnce) {
+  GPT2Config c = d12();
+  const size_t B = 2, T = 512, rows = B * c.NH * T, HS = c.HS();
+  for (bool training : {true, false}) {
+    MemoryPlan a = plan_activation_memory(c, (int)B, (int)T, training);
+    std::map<std::string, int> seen;
+    for (const BufferPlan& b : a.buffers) seen[b.name]++;
+    for (const auto& [name, n] : seen) EXPECT_EQ(n, 1) << name << " planned " << n << " times";
+    EXPECT_EQ(a.bytes_of("attn_q"), rows * HS * 4);
+    EXPECT_EQ(a.bytes_of("attn_k"), rows * HS * 4);
+    EXPECT_EQ(a.bytes_of("attn_v"), rows * HS * 4);
+    EXPECT_EQ(a.bytes_of("attn_qdiv"), rows * 4);
+    EXPECT_EQ(a.bytes_of("attn_kdiv"), rows * 4);
+    if (training) {
+      EXPECT_EQ(a.bytes_of("attn_dout"), rows * HS * 4);
+      EXPECT_EQ(a.bytes_of("attn_rowstats"), rows * 8 * 4);
+    } else {
+      EXPECT_EQ(seen.count("attn_dout"), 0u);
+    }
+  }
+}
+
+// Forward-only evaluation of GPT-2 124M on one 16K-token window fits well under 8 GB: bf16
+// weights, one layer's activations, a 1024-position logits chunk, the fused attention's O(T)
+// workspace. (The training plan of the same window needed ≈ 9.6 GB before gradients and AdamW.)
+TEST(CudaPlan, EvaluationOf124MAt16KTokensPlansUnder8GB) {
+  GPT2Config c = d12();
+  for (const char* attn : {"softmax", "lssa", "lssar", "relu_shen"}) {  // fused ×3, reference ×1
+    c.attn = attn;
+    const EvalMemory m = eval_memory(c, 1, 16384);
+    EXPECT_LT(m.total(), 8'000'000'000ull) << attn;
+    EXPECT_LT(m.total(), 2ull << 30) << attn << ": the plan is 0.9-1.0 GB; a regression shows here";
+    EXPECT_EQ(m.fused, std::string(attn) != "relu_shen") << attn;
+    const size_t P = param_offsets(c).total;
+    EXPECT_EQ(m.params, (P * 2 + 255) / 256 * 256 + kEvalUploadFloats * 4) << "bf16 weights + staging only";
+    EXPECT_EQ(m.logits, (size_t)kEvalLogitRows * c.Vp * 2 + kEvalLogitRows * 2 * 4) << "one chunk of logits";
+  }
+  // nothing scales with the number of layers, and the training plan of the same window is larger
+  GPT2Config deep = d12();
+  deep.L = 48;
+  EXPECT_EQ(plan_eval_activation_memory(deep, 1, 16384).total, plan_eval_activation_memory(d12(), 1, 16384).total);
+  EXPECT_GT(plan_activation_memory(d12(), 1, 16384, true).total, 5 * plan_eval_activation_memory(d12(), 1, 16384).total);
+  // the logits chunk is bounded by the window: no (B·T, Vp) buffer at any length
+  for (int T : {100, 1024, 65536}) {
+    const MemoryPlan a = plan_eval_activation_memory(d12(), 1, T);
+    EXPECT_EQ(a.bytes_of("logits"), ((size_t)std::min(T, kEvalLogitRows) * 50304 * 2 + 255) / 256 * 256);
+    EXPECT_EQ(a.bytes_of("losses"), ((size_t)T * 4 + 255) / 256 * 256);
+  }
 }
