@@ -166,6 +166,7 @@ double Gpt2Cuda::forward(const int* tokens, const int* targets, int B, int T, Ro
   const bf16* P = params_;
   const ParamOffsets& o = off_;
   const size_t NC = (size_t)N * C;
+  const bool train = use_ == ModelUse::Train;
 
   encoder_forward_cuda(ctx, a.encoded, a.tokens, P + o.wte, N, C);
   layernorm_forward_cuda(ctx, a.ln1, a.ln1_mean, a.ln1_rstd, a.encoded, P + o.ln1w, P + o.ln1b, N, C);
