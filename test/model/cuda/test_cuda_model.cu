@@ -11,6 +11,7 @@
 
 #include <cstring>
 
+#include "attention/cuda/attention_cuda.h"
 #include "model/cuda/gpt2_cuda.h"
 #include "runtime/error.h"
 #include "test/model/cuda/gpu_test_util.h"
@@ -225,8 +226,9 @@ TEST(CudaModelResume, IsBitExact) {
   EXPECT_EQ(std::memcmp(ma.data(), mr.data(), ma.size() * sizeof(float)), 0);
 }
 
-// The activation plan holds the reference attention's scratch exactly as the kernels lay it out
-// (the backend allocates plan.total and nothing behind it). Host code: no device needed.
+// The activation plan's attn_* entries (what --plan reports) are the reference attention's workspace
+// as the implementation asks for it (the model allocates that workspace from the implementation and
+// the rest of the plan without them: nothing twice). Host code: no device needed.
 TEST(CudaModelMemory, PlannedAttentionScratchIsWhatTheReferenceKernelsUse) {
   const GPT2Config c = small_config("softmax");
   for (bool training : {true, false}) {
@@ -235,7 +237,8 @@ TEST(CudaModelMemory, PlannedAttentionScratchIsWhatTheReferenceKernelsUse) {
     size_t planned = 0;
     for (const char* n : {"attn_q", "attn_k", "attn_v", "attn_qdiv", "attn_kdiv"}) planned += plan.bytes_of(n);
     if (training) planned += plan.bytes_of("attn_dout") + plan.bytes_of("attn_rowstats");
-    const size_t used = attention_reference_scratch_bytes(shape, training);
+    const size_t used = attention_cuda_reference().workspace(c.attn_spec(), shape, training).scratch;
+    EXPECT_EQ(plan_without_attention(plan).total + planned, plan.total);
     EXPECT_GE(planned, used);
     EXPECT_LT(planned, used + 7 * 256);  // alignment only
   }
