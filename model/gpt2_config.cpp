@@ -92,7 +92,8 @@ RopeScaling rope_scaling_from_name(const std::string& name) {
   if (name == "ntk") return RopeScaling::Ntk;
   if (name == "none") return RopeScaling::None;
   if (name == "dynamic") return RopeScaling::Dynamic;
-  fail(strfmt("unknown RoPE scaling '%s' (ntk, none, dynamic)", name.c_str()));
+  if (name == "yarn") return RopeScaling::Yarn;
+  fail(strfmt("unknown RoPE scaling '%s' (ntk, none, dynamic, yarn)", name.c_str()));
 }
 
 }  // namespace lssa
