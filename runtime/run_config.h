@@ -70,7 +70,7 @@ struct EvalConfig {
   std::string data;                      // glob(s)
   std::string lens;                      // e.g. "1024,2048"; empty = 1,2,4,8,16 × T_train
   std::string reweight_p;                // e.g. "0,15"; empty = the checkpoint's p
-  std::string rope_scaling = "ntk";      // ntk | none | dynamic
+  std::string rope_scaling = "ntk";      // ntk | none | dynamic | yarn (model/rope.h)
   std::string attn;                      // override the checkpoint's variant
   int64_t tokens = 65536;                // evaluation budget per length (≥ one window)
   std::string json;                      // write records here
@@ -83,6 +83,11 @@ struct EvalConfig {
   float temperature = 1.0f;              // 0 = greedy
   uint64_t seed = 1337;                  // seed of the sampling RNG
   std::string tokenizer_dir;             // empty = ${LSSA_DATA_DIR:-<repo>/.cache/data}/tokenizer
+  // evaluation tasks (eval/): the mean loss (with --data), or passkey retrieval (offline)
+  std::string task = "loss";             // loss | passkey
+  bool per_position = false;             // loss: also the mean loss per log-scale position bucket
+  std::string passkey_depths = "0,25,50,75,100";  // passkey: needle depths in percent of the filler
+  int passkey_keys = 20;                 // passkey: keys (trials) per (length, depth, p) cell; seeded by --seed
 };
 
 // Parses argv; returns -1 to go on, or the exit code: 0 after --help, 2 after a parse error
@@ -99,5 +104,7 @@ std::string describe(const RunConfig& rc);
 // Parses a comma-separated list of positive ints / non-negative floats; throws Error naming `what`.
 std::vector<int> parse_int_list(const std::string& s, const char* what);
 std::vector<float> parse_float_list(const std::string& s, const char* what);
+// Parses a comma-separated list of numbers in [0, 100]; throws Error naming `what`.
+std::vector<double> parse_percent_list(const std::string& s, const char* what);
 
 }  // namespace lssa
