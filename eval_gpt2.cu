@@ -145,7 +145,9 @@ static int passkey_task(const EvalConfig& ec, const LoadedModel& lm, const GPT2C
     }
   }
   if (!ec.json.empty()) {
-    std::string s = records.dump(2) + "\n";
+    // a decoded output can end inside a multi-byte character (GPT-2 tokens are bytes): such bytes
+    // become U+FFFD in the JSON (the scorer saw the raw bytes)
+    std::string s = records.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
     write_file_atomic(ec.json, s.data(), s.size());
   }
   return 0;
@@ -270,6 +272,9 @@ int main(int argc, char** argv) {
     return 1;
   } catch (const std::bad_alloc&) {
     std::fprintf(stderr, "error: out of memory (try a smaller --len)\n");
+    return 1;
+  } catch (const std::exception& e) {  // a library's error (e.g. JSON): still one line, no abort
+    std::fprintf(stderr, "error: %s\n", e.what());
     return 1;
   }
 }

@@ -660,7 +660,7 @@ def passkey_markdown(table, runs, recs, args):
                  "beyond it; the prompt of Mohtashami & Jaggi (2023) with 5-digit keys, greedy decoding, exact digits.")
     lines.append("")
     for c in sorted({ev.cfg.path for run in runs for ev in run.evals if ev.cfg is not None}):
-        paper = [l for l in Config(c).header if l.startswith("Paper")]
+        paper = [l for l in Config(c).header if l.startswith("Reported")]
         if paper:
             lines.append(f"- {paper[0]}")
     lines.append("")
