@@ -80,8 +80,8 @@ def plot_passkey(plt, records, args):
     for r in rows:
         panels.setdefault(label_of(r), {})[(int(r["len"]), float(r["depth"]))] = float(r["accuracy"])
     n = len(panels)
-    fig, axes = plt.subplots(1, n, figsize=(1.2 + 3.2 * n, 3.8), squeeze=False)
-    for ax, (label, cells) in zip(axes[0], sorted(panels.items())):
+    fig, axes = plt.subplots(1, n, figsize=(1.6 + 3.4 * n, 3.8), squeeze=False)
+    for k, (ax, (label, cells)) in enumerate(zip(axes[0], sorted(panels.items()))):
         lens = sorted({k[0] for k in cells})
         depths = sorted({k[1] for k in cells})
         grid = [[100 * cells.get((l, d), float("nan")) for l in lens] for d in depths]
@@ -93,9 +93,10 @@ def plot_passkey(plt, records, args):
                     ax.text(j, i, f"{v:.0f}", ha="center", va="center", fontsize=8,
                             color="white" if v < 60 else "black")
         ax.set_xticks(range(len(lens)), [str(l) for l in lens], rotation=45)
-        ax.set_yticks(range(len(depths)), [f"{d:g}%" for d in depths])
+        ax.set_yticks(range(len(depths)), [f"{d:g}%" for d in depths] if k == 0 else [])
         ax.set_xlabel("prompt length (tokens)")
-        ax.set_ylabel("key depth")
+        if k == 0:
+            ax.set_ylabel("key depth")
         ax.set_title(label, fontsize=9)
     fig.colorbar(im, ax=list(axes[0]), label="accuracy (%)")
     scal = sorted({r.get("rope_scaling", "") for r in rows} - {""})
