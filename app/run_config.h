@@ -71,7 +71,7 @@ struct EvalConfig {
   std::string data;                      // glob(s)
   std::string lens;                      // e.g. "1024,2048"; empty = 1,2,4,8,16 × T_train
   std::string reweight_p;                // e.g. "0,15"; empty = the checkpoint's p
-  std::string rope_scaling = "ntk";      // ntk | none | dynamic
+  std::string rope_scaling = "ntk";      // ntk | none | dynamic | yarn (model/rope.h)
   std::string attn;                      // override the checkpoint's variant
   std::string attn_impl = "auto";        // auto | fused | reference (attention/attention.h)
   int64_t tokens = 65536;                // evaluation budget per length (≥ one window)
@@ -88,6 +88,11 @@ struct EvalConfig {
   // memory plan (no GPU, no data needed)
   bool plan = false;                     // print the forward-only GPU memory plan of each --len, exit
   std::string model;                     // --plan without --ckpt: a model preset (d12, ...)
+  // evaluation tasks (eval/): the mean loss (with --data), or passkey retrieval (offline)
+  std::string task = "loss";             // loss | passkey
+  bool per_position = false;             // loss: also the mean loss per log-scale position bucket
+  std::string passkey_depths = "0,25,50,75,100";  // passkey: needle depths in percent of the filler
+  int passkey_keys = 20;                 // passkey: keys (trials) per (length, depth, p) cell; seeded by --seed
 };
 
 // Parses argv; returns -1 to go on, or the exit code: 0 after --help, 2 after a parse error
@@ -104,5 +109,7 @@ std::string describe(const RunConfig& rc);
 // Parses a comma-separated list of positive ints / non-negative floats; throws Error naming `what`.
 std::vector<int> parse_int_list(const std::string& s, const char* what);
 std::vector<float> parse_float_list(const std::string& s, const char* what);
+// Parses a comma-separated list of numbers in [0, 100]; throws Error naming `what`.
+std::vector<double> parse_percent_list(const std::string& s, const char* what);
 
 }  // namespace lssa

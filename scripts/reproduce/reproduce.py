@@ -20,6 +20,11 @@ What it does, driven only by the config files (no variant list lives here):
   4. writes results/TABLE/SCALE/: results.csv, TABLE.md (the paper's layout, the paper's numbers
      beside ours) and PNG plots (loss vs length; loss vs p for a p sweep).
 
+The `passkey` target (configs/paper/passkey/) evaluates Table 4's softmax and LSSA checkpoints
+with eval_gpt2 --task passkey (LSSAR = LSSA at p = 15) at 1x, 1.5x, 2x, 4x, 8x, 16x the training
+length (--passkey-ratios) and writes results/passkey/SCALE/: results.csv, passkey.md (accuracy per
+length, mean over depths, and per depth) and passkey_heatmap.png / passkey_vs_length.png.
+
 Runs live in RUNS/SCALE/<config's table>/<row>/ (checkpoints, train.log, eval/*.json), so Figure 2
 reuses Table 4's checkpoints. Resumable and idempotent: a finished run (final checkpoint present)
 and a finished evaluation (its JSON present, made by the same command) are skipped; a run with
@@ -45,6 +50,7 @@ import tomllib
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 RATIOS = (1, 2, 4, 8, 16)
+PASSKEY_RATIOS = (1, 1.5, 2, 4, 8, 16)  # the paper's later versions report 1K / 1.5K / 4K at T_train = 1024
 
 # Scale presets. Each replaces these train_gpt2 options of every row (None = keep the config's);
 # attention options (attn, sigmoid-bias, relu-divisor, rope-base, reweight-p) are never touched.
@@ -190,7 +196,9 @@ class Eval:
     def __init__(self, run, cfg, table, args):
         self.run, self.cfg = run, cfg
         self.ps = [0.0] if cfg is None else [float(p) for p in str(cfg.options.get("reweight-p", "0")).split(",")]
-        self.lens = [r * run.T for r in args.ratios]
+        self.task = "loss" if cfg is None else cfg.options.get("task", "loss")
+        self.lens = ([int(round(r * run.T)) for r in args.passkey_ratios] if self.task == "passkey" else
+                     [r * run.T for r in args.ratios])
         stem = "default" if cfg is None else cfg.name.replace("/", "__")
         self.json = os.path.join(run.dir, "eval", f"{table}__{stem}.json")
         # the paper's numbers: the eval file's own, else (p = 0 only) the train config's
@@ -210,8 +218,12 @@ class Eval:
             cmd += ["--config", self.cfg.path]
         else:
             cmd += ["--reweight-p", "0", "--rope-scaling", "ntk"]
-        cmd += ["--ckpt", self.run.final_ckpt(), "--data", args.eval_data, "--len", ",".join(map(str, self.lens)),
-                "--tokens", str(args.eval_tokens), "--device", args.device, "--json", self.json]
+        cmd += ["--ckpt", self.run.final_ckpt(), "--len", ",".join(map(str, self.lens))]
+        if self.task != "passkey":  # passkey prompts are built from the template: no data
+            cmd += ["--data", args.eval_data, "--tokens", str(args.eval_tokens)]
+        elif args.passkey_keys:
+            cmd += ["--passkey-keys", str(args.passkey_keys)]
+        cmd += ["--device", args.device, "--json", self.json]
         if args.threads:
             cmd += ["--threads", str(args.threads)]
         return cmd
@@ -610,9 +622,130 @@ def plots(table, recs, out_dir, args):
     return written
 
 
+PASSKEY_COLUMNS = ["table", "scale", "row", "train_config", "eval_config", "attn", "reweight_p", "len", "len_ratio",
+                   "depth", "accuracy", "correct", "trials", "status", "detail", "train_step"]
+
+
+def passkey_records(table, runs, args):
+    """One row per (run, eval config, p, length, depth) of the passkey evaluations."""
+    out = []
+    for run in runs:
+        for ev in run.evals:
+            attn = run.cfg.options.get("attn", "")
+            got = {(float(r["reweight_p"]), int(r["len"]), float(r["depth"])): r for r in ev.records}
+            depths = sorted({float(r["depth"]) for r in ev.records}) or [None]
+            for p in ev.ps:
+                row = f"{attn} (p = {fmt_p(p)})" if p else attn
+                for length in ev.lens:
+                    for d in depths:
+                        r = got.get((p, length, d))
+                        status = ev.status if r is None and ev.status != "done" else ("done" if r else "failed")
+                        out.append({
+                            "table": table, "scale": args.label, "row": row, "train_config": run.cfg.rel,
+                            "eval_config": ev.cfg.rel if ev.cfg else "", "attn": attn, "reweight_p": fmt_p(p),
+                            "len": length, "len_ratio": f"{length / run.T:g}", "depth": "" if d is None else f"{d:g}",
+                            "accuracy": f"{r['accuracy']:.4f}" if r else "", "correct": r["correct"] if r else "",
+                            "trials": r["trials"] if r else "", "status": status,
+                            "detail": "" if r else (ev.detail or run.detail or "missing from the eval JSON"),
+                            "train_step": run.step if run.step is not None else ""})
+    return out
+
+
+def passkey_markdown(table, runs, recs, args):
+    T = runs[0].T
+    lines = [f"# {table}: passkey retrieval at scale `{args.label}`", ""]
+    lines.append(f"Generated by `scripts/reproduce/reproduce.py {table} --scale {args.scale}"
+                 f"{f' --steps {args.steps}' if args.steps else ''}` on {datetime.date.today().isoformat()}, commit "
+                 f"{git_commit() or '?'}; {hardware()}; device `{args.device}`. T_train = {T}; NTK RoPE scaling "
+                 "beyond it; the prompt of Mohtashami & Jaggi (2023) with 5-digit keys, greedy decoding, exact digits.")
+    lines.append("")
+    for c in sorted({ev.cfg.path for run in runs for ev in run.evals if ev.cfg is not None}):
+        paper = [l for l in Config(c).header if l.startswith("Reported")]
+        if paper:
+            lines.append(f"- {paper[0]}")
+    lines.append("")
+    rows = list(dict.fromkeys(r["row"] for r in recs))
+    lens = sorted({int(r["len"]) for r in recs})
+
+    def cell(row, length, depth=None):
+        v = [float(r["accuracy"]) for r in recs if r["row"] == row and int(r["len"]) == length and r["accuracy"] and
+             (depth is None or r["depth"] == depth)]
+        if not v:
+            st = {r["status"] for r in recs if r["row"] == row and int(r["len"]) == length}
+            return ", ".join(sorted(st)) or "—"
+        return f"{100 * sum(v) / len(v):.0f} %"
+    lines.append("Accuracy, mean over the depths:")
+    lines.append("")
+    lines.append("| row | " + " | ".join(f"{l} ({l / T:g}x)" for l in lens) + " |")
+    lines.append("|---|" + "---|" * len(lens))
+    for row in rows:
+        lines.append(f"| {md_escape(row)} | " + " | ".join(cell(row, l) for l in lens) + " |")
+    lines.append("")
+    for row in rows:
+        depths = list(dict.fromkeys(r["depth"] for r in recs if r["row"] == row and r["depth"]))
+        if not depths:
+            continue
+        lines.append(f"{row}, per depth:")
+        lines.append("")
+        lines.append("| depth | " + " | ".join(str(l) for l in lens) + " |")
+        lines.append("|---|" + "---|" * len(lens))
+        for d in depths:
+            lines.append(f"| {d} % | " + " | ".join(cell(row, l, d) for l in lens) + " |")
+        lines.append("")
+    return "\n".join(lines) + "\n"
+
+
+def passkey_plots(recs, runs, out_dir, args):
+    jsons = [ev.json for run in runs for ev in run.evals if ev.status == "done"]
+    written = []
+    if jsons:
+        path = os.path.join(out_dir, "passkey_heatmap.png")
+        rc = subprocess.run(["/usr/bin/python3", os.path.join(REPO, "scripts", "plot_eval.py"), *jsons, "--kind",
+                             "passkey", "-o", path], capture_output=True, text=True).returncode
+        if rc == 0:
+            written.append(path)
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for row in dict.fromkeys(r["row"] for r in recs):
+        pts = {}
+        for r in recs:
+            if r["row"] == row and r["accuracy"]:
+                pts.setdefault(float(r["len_ratio"]), []).append(100 * float(r["accuracy"]))
+        if pts:
+            xs = sorted(pts)
+            ax.plot(xs, [sum(pts[x]) / len(pts[x]) for x in xs], marker="o", label=row)
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("prompt length / training length")
+    ax.set_ylabel("passkey accuracy (%), mean over depths")
+    ax.set_ylim(-2, 102)
+    ax.grid(alpha=0.3)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend()
+    ax.set_title(f"passkey retrieval ({args.label} scale)")
+    fig.tight_layout()
+    path = os.path.join(out_dir, "passkey_vs_length.png")
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    written.append(path)
+    return written
+
+
 def write_results(table, runs, args):
     out_dir = os.path.join(args.results_dir, table, args.label)
     os.makedirs(out_dir, exist_ok=True)
+    if all(ev.task == "passkey" for run in runs for ev in run.evals):
+        recs = passkey_records(table, runs, args)
+        with open(os.path.join(out_dir, "results.csv"), "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=PASSKEY_COLUMNS)
+            w.writeheader()
+            w.writerows(recs)
+        with open(os.path.join(out_dir, f"{table}.md"), "w") as f:
+            f.write(passkey_markdown(table, runs, recs, args))
+        return out_dir, recs, passkey_plots(recs, runs, out_dir, args)
     recs = records(table, runs, args)
     with open(os.path.join(out_dir, "results.csv"), "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=CSV_COLUMNS)
@@ -630,7 +763,7 @@ def write_results(table, runs, args):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("table", help="a folder of configs/paper/: table1, table2, table3, table4, figure2")
+    ap.add_argument("table", help="a folder of configs/paper/: table1, table2, table3, table4, figure2, passkey")
     ap.add_argument("--scale", choices=sorted(SCALES), default="tiny",
                     help="full: the paper's recipe (GPU cluster); small: one GPU, ~1 h per table; tiny: CPU, minutes")
     ap.add_argument("--device", help="cpu | cuda | auto (default: cpu at tiny, cuda otherwise)")
@@ -654,6 +787,9 @@ def main():
     ap.add_argument("--eval-tokens", type=int, help="override the scale's evaluation budget per length")
     ap.add_argument("--ratios", default=",".join(map(str, RATIOS)),
                     help="inference lengths as multiples of T_train (default 1,2,4,8,16)")
+    ap.add_argument("--passkey-ratios", default=",".join(f"{r:g}" for r in PASSKEY_RATIOS),
+                    help="passkey prompt lengths as multiples of T_train (default 1,1.5,2,4,8,16)")
+    ap.add_argument("--passkey-keys", type=int, help="override the configs' keys per passkey cell")
     ap.add_argument("--rows", nargs="+", help="only these rows (globs on the config name, e.g. 'lssa' 'soft*')")
     ap.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
     args = ap.parse_args()
@@ -667,6 +803,7 @@ def main():
     args.threads = scale["threads"] if args.threads is None else args.threads
     args.eval_tokens = args.eval_tokens or scale["eval_tokens"]
     args.ratios = [int(r) for r in args.ratios.split(",")]
+    args.passkey_ratios = [float(r) for r in args.passkey_ratios.split(",")]
     data_dir = args.data_dir = os.path.abspath(os.environ.get("LSSA_DATA_DIR", os.path.join(REPO, ".cache", "data")))
     if scale["data"] == "embedded":
         args.train_data = args.train_data or os.path.join(data_dir, "shards", "default_train_*.bin")

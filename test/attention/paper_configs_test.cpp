@@ -87,8 +87,8 @@ TEST(PaperConfigs, EveryFileParsesAndValidates) {
     }
   }
   // Table 1: 4 columns, Table 2: 4 scenarios, Table 3: 8 columns, Table 4: 9 rows + 1 length
-  // sweep + 2×3 re-weighted rows, Figure 2: 3 sweeps; models: d12, tiny.
-  EXPECT_EQ(paper_rows, 4 + 4 + 8 + 16 + 3);
+  // sweep + 2×3 re-weighted rows, Figure 2: 3 sweeps, passkey: 2 evaluations; models: d12, tiny.
+  EXPECT_EQ(paper_rows, 4 + 4 + 8 + 16 + 3 + 2);
   EXPECT_EQ(train + eval, (int)files.size());
   EXPECT_EQ(train, 4 + 4 + 8 + 9 + 2);
 }

@@ -86,6 +86,26 @@ out=$("$EVAL" --ckpt "$W/run" --prompt "The quick brown" --max-new-tokens 45 --t
 LSSA_DATA_DIR=$W/data_dir "$EVAL" --ckpt "$W/run" --prompt "The quick brown" --max-new-tokens 2 >/dev/null 2>&1 &&
   ok "eval finds the tokenizer in \$LSSA_DATA_DIR/tokenizer" || bad "eval default tokenizer folder"
 
+# ---- eval_gpt2 --task passkey (plumbing: a model trained on one sentence retrieves nothing) -----
+"$EVAL" --ckpt "$W/run" --task passkey --len 96,128 --passkey-depths 0,50,100 --passkey-keys 2 --seed 5 \
+  --tokenizer-dir "$TOK" --json "$W/pk.json" >"$W/pk.txt" 2>"$W/pk.err" &&
+  /usr/bin/python3 -c "
+import json
+r = json.load(open('$W/pk.json'))
+assert [(x['len'], x['depth']) for x in r] == [(l, d) for l in (96, 128) for d in (0, 50, 100)], r
+for x in r:
+    assert x['task'] == 'passkey' and x['trials'] == 2 and len(x['outputs']) == 2 and x['tokenizer'] == 'gpt2', x
+    assert x['correct'] == round(x['accuracy'] * 2) and x['rope_scaling'] == 'ntk' and x['key_seed'] == 5, x
+    assert all(len(k) == 5 and k.isdigit() for k in x['keys']) and x['keys'] == r[0]['keys'], x
+" && grep -qE '^passkey accuracy \(%\), p=0$' "$W/pk.txt" && grep -qE '^ +128 +4( +[0-9.]+){4}$' "$W/pk.txt" &&
+  grep -q 'tokenizer gpt2 | 2 keys per cell (seed 5)' "$W/pk.txt" &&
+  ok "eval --task passkey: a cell per (length, depth), the table and the JSON records" ||
+  bad "eval --task passkey: $(cat "$W/pk.txt" "$W/pk.err" | tail -8)"
+/usr/bin/python3 "$(dirname "${BASH_SOURCE[0]}")/../../scripts/plot_eval.py" "$W/pk.json" -o "$W/pk.png" >/dev/null &&
+  [ -s "$W/pk.png" ] && ok "plot_eval.py draws the passkey heat map" || bad "plot_eval.py passkey heat map"
+expect_error "eval --task passkey: a length shorter than the prompt" "$EVAL" --ckpt "$W/run" --task passkey --len 32 --tokenizer-dir "$TOK"
+expect_error "eval --task passkey without any tokenizer" "$EVAL" --ckpt "$W/run" --task passkey --len 96
+
 # ---- bad input ----------------------------------------------------------------------------------
 expect_error "eval --max-new-tokens 0" "$EVAL" --ckpt "$W/run" --prompt "The" --max-new-tokens 0 --tokenizer-dir "$TOK"
 expect_error "eval: a missing --tokenizer-dir" "$EVAL" --ckpt "$W/run" --prompt "The" --tokenizer-dir "$W/nope"

@@ -7,7 +7,8 @@
 #   2. the outcome of a run is classified from the trainer's error line (with a stand-in trainer
 #      that fails the way train_gpt2 does): "non-finite loss ... at step N" is a recorded result
 #      (exit 0, "diverged at step N" in the table, kept on rerun); any other error fails (exit 1).
-# Usage: test/scripts/test_reproduce.sh BUILD_DIR   (the folder holding train_gpt2 and eval_gpt2)
+# Usage: test/scripts/test_reproduce.sh BUILD_DIR [TOKENIZER_DIR]   (BUILD_DIR holds train_gpt2 and eval_gpt2;
+#        with TOKENIZER_DIR, GPT-2's files, the passkey target is run too)
 # Exit status != 0 on failure; prints "N passed, M failed" last.
 set -uo pipefail
 
@@ -75,6 +76,35 @@ if out=$($REPRO figure2 "${SMALL[@]}" "${DATA[@]}" --build-dir "$BUILD" 2>&1) &&
   ok "a rerun skips every run and evaluation"
 else
   bad "a rerun skips every run and evaluation" "$out"
+fi
+
+# ---------------------------------------------------------------- 1b. the passkey target
+# reuses Table 4's softmax and LSSA checkpoints of step 1 (trained there), evaluates LSSA at p = 0
+# and 15; the GPT-2 tokenizer comes from $LSSA_DATA_DIR/tokenizer (TOKENIZER_DIR, 2nd argument)
+if [ -n "${2:-}" ]; then
+  mkdir -p "$W/datadir" && ln -s "$(cd "$2" && pwd)" "$W/datadir/tokenizer"
+  if out=$(LSSA_DATA_DIR=$W/datadir $REPRO passkey "${SMALL[@]}" "${DATA[@]}" --build-dir "$BUILD" \
+             --passkey-ratios 1,2 --passkey-keys 1 2>&1) && grep -q "done: 0 trained, 2 evaluated" <<<"$out"; then
+    ok "passkey --scale tiny runs on Table 4's checkpoints"
+  else
+    bad "passkey --scale tiny runs on Table 4's checkpoints" "$out"
+  fi
+  R=$W/results/passkey/tiny-8steps
+  if msg=$("$PY" - "$R" <<'PY' 2>&1
+import csv, os, sys
+R = sys.argv[1]
+rows = list(csv.DictReader(open(os.path.join(R, "results.csv"))))
+got = {(r["row"], int(r["len"]), float(r["depth"])) for r in rows}
+want = {(row, l, d) for row in ("softmax", "lssa", "lssa (p = 15)") for l in (64, 128) for d in (0, 25, 50, 75, 100)}
+assert got == want, (sorted(got - want)[:4], sorted(want - got)[:4])
+assert all(r["status"] == "done" and r["trials"] == "1" and r["accuracy"] in ("0.0000", "1.0000") for r in rows), rows[0]
+md = open(os.path.join(R, "passkey.md")).read()
+assert "| row | 64 (1x) | 128 (2x) |" in md and "| lssa (p = 15) |" in md and "LSSAR 86 %" in md, md[:600]
+for png in ("passkey_heatmap.png", "passkey_vs_length.png"):
+    b = open(os.path.join(R, png), "rb").read()
+    assert b[:8] == b"\x89PNG\r\n\x1a\n" and len(b) > 5000, png
+PY
+  ); then ok "passkey results.csv / passkey.md / PNGs well formed"; else bad "passkey results well formed" "$msg"; fi
 fi
 
 # ---------------------------------------------------------------- 2. divergence vs failure
