@@ -32,10 +32,11 @@ using Clock = std::chrono::steady_clock;
 // --prompt: the forward sees at most the last `window` tokens: T_train, or --len (beyond T_train
 // with --rope-scaling). A header on stderr; the prompt and the continuation (streamed) on stdout.
 static int generate_text(const EvalConfig& ec, const LoadedModel& lm, GPT2Config cfg, RopeScaling scaling) {
-  if (cfg.V != kGpt2VocabSize)
-    fail(strfmt("--prompt needs a model with GPT-2's vocabulary (V = %d); %s has V = %d", kGpt2VocabSize,
-                lm.path.c_str(), cfg.V));
-  std::unique_ptr<Gpt2Tokenizer> tok = open_tokenizer(ec.tokenizer_dir);
+  const int tok_v = tokenizer_vocab_size(cfg.tokenizer);
+  if (cfg.V != tok_v)
+    fail(strfmt("--prompt needs a model with its tokenizer's vocabulary (%s: V = %d); %s has V = %d", cfg.tokenizer.c_str(),
+                tok_v, lm.path.c_str(), cfg.V));
+  std::unique_ptr<Tokenizer> tok = open_tokenizer_kind(cfg.tokenizer, ec.tokenizer_dir);
   if (!tok) fail("--prompt needs the GPT-2 tokenizer: none in " + default_tokenizer_dir() +
                  " (run scripts/setup.sh, or pass --tokenizer-dir)");
   if (!ec.reweight_p.empty()) {
@@ -93,6 +94,9 @@ static int run(int argc, char** argv) {
     attn_resolve(ec.attn.empty() ? cfg.attn : ec.attn, o, cfg.T_train);
   }
   ShardSet data = ShardSet::open(ec.data, "--data");
+  if (std::string kind = tokenizer_kind_of_tag(data.tokenizer_tag, data.files[0]); kind != cfg.tokenizer)
+    fail(strfmt("--data holds %s ids (shard header of %s) but %s was trained on %s ids", kind.c_str(),
+                data.files[0].c_str(), lm.path.c_str(), cfg.tokenizer.c_str()));
 
   std::printf("eval_gpt2 | %s (step %d) | L=%d NH=%d C=%d T_train=%d | attn %s | rope scaling %s\n", lm.path.c_str(),
               lm.step, cfg.L, cfg.NH, cfg.C, cfg.T_train, cfg.attn.c_str(), rope_scaling_name(scaling));
