@@ -562,6 +562,35 @@ def show_path(p, args):
     return os.path.relpath(p, REPO) if p.startswith(REPO + os.sep) else p
 
 
+def unigram_xent(args, T):
+    """Cross-entropy (nats/token) of the evaluated tokens under the unigram distribution of the
+    training tokens (add-one smoothed; at most the first 50M training tokens): the loss of a model
+    that ignores its context. The evaluation of every length scores the same tokens, the first
+    max(eval_tokens, 16 T) after the first of the first evaluation shard. None without numpy."""
+    try:
+        import glob
+        import numpy as np
+    except ImportError:
+        return None
+
+    def tokens(pattern, limit):
+        out, n = [], 0
+        for f in sorted(p for g in pattern.split(",") for p in glob.glob(g)):
+            a = np.memmap(f, dtype=np.uint16, mode="r", offset=1024)[: max(0, limit - n)]
+            out.append(np.asarray(a))
+            n += len(a)
+            if n >= limit:
+                break
+        return np.concatenate(out) if out else np.zeros(0, np.uint16)
+
+    train = tokens(args.train_data, 50_000_000)
+    ev = tokens(args.eval_data, max(args.eval_tokens, max(args.ratios) * T) + 1)[1:]
+    if not len(train) or not len(ev):
+        return None
+    counts = np.bincount(train, minlength=int(max(train.max(), ev.max())) + 1).astype(np.float64) + 1.0
+    return float(-np.log(counts[ev] / counts.sum()).mean())
+
+
 def markdown(table, runs, recs, args):
     T = runs[0].T
     first = runs[0]
@@ -593,6 +622,11 @@ def markdown(table, runs, recs, args):
                  f"evaluation windows for every run). Blocks \"..., trained\" are models trained with "
                  f"re-weighting (the trained protocol); the others apply it to the p = 0 checkpoint (post hoc).")
     lines.append("")
+    xent = unigram_xent(args, T)
+    if xent is not None:
+        lines.append(f"Unigram cross-entropy of the evaluated tokens (the training data's unigram, add-one): "
+                     f"**{xent:.4f}** nats/token — the loss of a model that ignores its context.")
+        lines.append("")
     by = {}
     for r in recs:
         by.setdefault((r["block"], r["row"], r["len_ratio"]), []).append(r)
