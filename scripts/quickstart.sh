@@ -12,13 +12,15 @@
 #   5. print the tables and write one plot (the paper's Figure 1 layout) with all of them.
 # Which protocol, if either, reproduces the paper's claims at this scale: docs/reproduce.md.
 # On a 2-core machine without a GPU: a CPU-only build (~2 min), setup (~1 min cold), three
-# trainings (~1.5 min each) and the evaluations (~20 s each): under 10 minutes. Output: runs/quickstart/.
+# trainings of 150 steps (~150 CPU-seconds each: this model trains at ~4,300 bytes per CPU-second)
+# and the evaluations (~150 CPU-seconds in all): about 8 minutes on two free cores (estimated from
+# the CPU times measured on a busy machine). Output: runs/quickstart/.
 #
 #   scripts/quickstart.sh [--steps N] [--out DIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-STEPS=250
+STEPS=150
 OUT=$ROOT/runs/quickstart
 while [ $# -gt 0 ]; do
   case $1 in
@@ -53,19 +55,19 @@ D=${LSSA_DATA_DIR:-$ROOT/.cache/data}/shards
 . scripts/openblas_env.sh
 DEVICE=cpu; [ $GPU = 1 ] && DEVICE=auto
 mkdir -p "$OUT"
-# the cpu scale of scripts/reproduce/reproduce.py, with fewer steps (1M bytes instead of 3.1M)
+# the cpu scale of scripts/reproduce/reproduce.py, with fewer steps (0.6M bytes instead of 3.1M)
 MODEL=(--model small --layers 4 --heads 2 --channels 128 --seq-len 128)
 runs=("softmax:--attn softmax" "lssa:--attn lssa" "lssar_trained_p15:--attn lssa --reweight-p 15")
 for r in "${runs[@]}"; do
   name=${r%%:*}; read -r -a opts <<<"${r#*:}"
   stage "3/5 train a byte-level GPT-2 (L=4, C=128, NH=2, T=128) $name: ${opts[*]}, $STEPS steps of 4096 bytes"
   "$BUILD/train_gpt2" "${MODEL[@]}" "${opts[@]}" --device $DEVICE --train-data "$D/default_bytes_train_*.bin" \
-    --val-data "$D/default_bytes_val_*.bin" --batch 16 --total-batch 4096 --steps "$STEPS" --lr 2e-3 --warmup 25 \
-    --final-lr-frac 0.1 --val-every 125 --val-tokens 16384 --seed 1337 --out "$OUT/$name" |
+    --val-data "$D/default_bytes_val_*.bin" --batch 16 --total-batch 4096 --steps "$STEPS" --lr 2e-3 --warmup 15 \
+    --final-lr-frac 0.1 --val-every 0 --val-tokens 8192 --seed 1337 --out "$OUT/$name" |
     awk 'NR <= 9 || /^val/ || /step +[0-9]+0\// || /error/'
 done
 
-EV=(--data "$D/longeval_bytes_val_*.bin" --tokens 16384 --device $DEVICE --rope-scaling ntk)
+EV=(--data "$D/longeval_bytes_val_*.bin" --tokens 8192 --device $DEVICE --rope-scaling ntk)
 stage "4/5 evaluate at 1x..16x the training length (128..2048 bytes), NTK RoPE scaling"
 echo "--- softmax"
 "$BUILD/eval_gpt2" --ckpt "$OUT/softmax" "${EV[@]}" --reweight-p 0 --json "$OUT/eval_softmax.json"
