@@ -52,10 +52,11 @@ using Clock = std::chrono::steady_clock;
 // --prompt: the forward sees at most the last `window` tokens: T_train, or --len (beyond T_train
 // with --rope-scaling). A header on stderr; the prompt and the continuation (streamed) on stdout.
 static int generate_text(const EvalConfig& ec, const LoadedModel& lm, GPT2Config cfg, RopeScaling scaling) {
-  if (cfg.V != kGpt2VocabSize)
-    fail(strfmt("--prompt needs a model with GPT-2's vocabulary (V = %d); %s has V = %d", kGpt2VocabSize,
-                lm.path.c_str(), cfg.V));
-  std::unique_ptr<Gpt2Tokenizer> tok = open_tokenizer(ec.tokenizer_dir);
+  const int tok_v = tokenizer_vocab_size(cfg.tokenizer);
+  if (cfg.V != tok_v)
+    fail(strfmt("--prompt needs a model with its tokenizer's vocabulary (%s: V = %d); %s has V = %d", cfg.tokenizer.c_str(),
+                tok_v, lm.path.c_str(), cfg.V));
+  std::unique_ptr<Tokenizer> tok = open_tokenizer_kind(cfg.tokenizer, ec.tokenizer_dir);
   if (!tok) fail("--prompt needs the GPT-2 tokenizer: none in " + default_tokenizer_dir() +
                  " (run scripts/setup.sh, or pass --tokenizer-dir)");
   if (!ec.reweight_p.empty()) {
@@ -123,7 +124,7 @@ static int print_plan(const EvalConfig& ec) {
 // columns: depths and their mean), one record per cell in --json.
 static int passkey_task(const EvalConfig& ec, const LoadedModel& lm, const GPT2Config& cfg, RopeScaling scaling,
                         const std::vector<int>& lens, const std::vector<float>& ps) {
-  std::unique_ptr<TextTokenizer> tok = open_model_tokenizer(cfg.V, ec.tokenizer_dir, "--task passkey");
+  std::unique_ptr<TextTokenizer> tok = open_model_tokenizer(cfg.tokenizer, cfg.V, ec.tokenizer_dir, "--task passkey");
   PasskeyConfig pc;
   pc.lens = lens;
   for (double d : parse_percent_list(ec.passkey_depths, "--passkey-depths")) pc.depths.push_back(d / 100.0);
@@ -226,6 +227,9 @@ static int run(int argc, char** argv) {
   }
   if (ec.task == "passkey") return passkey_task(ec, lm, cfg, scaling, lens, ps);
   ShardSet data = ShardSet::open(ec.data, "--data");
+  if (std::string kind = tokenizer_kind_of_tag(data.tokenizer_tag, data.files[0]); kind != cfg.tokenizer)
+    fail(strfmt("--data holds %s ids (shard header of %s) but %s was trained on %s ids", kind.c_str(),
+                data.files[0].c_str(), lm.path.c_str(), cfg.tokenizer.c_str()));
   data.check_vocab(cfg.V, "--data");
 
   std::printf("eval_gpt2 | %s (step %d) | L=%d NH=%d C=%d T_train=%d | attn %s | rope scaling %s\n", lm.path.c_str(),

@@ -83,7 +83,10 @@ void add_train_options(CLI::App& app, RunConfig& rc) {
   app.add_option("--layers", rc.layers, "override the preset's number of layers L");
   app.add_option("--heads", rc.heads, "override the preset's number of heads NH");
   app.add_option("--channels", rc.channels, "override the preset's channels C");
-  app.add_option("--vocab-size", rc.vocab_size, "vocabulary size V (padded to a multiple of 128)")->capture_default_str();
+  app.add_option("--tokenizer", rc.tokenizer,
+                 "gpt2 | bytes: what the token ids are (recorded in the checkpoint; default: the training shards' header)");
+  app.add_option("--vocab-size", rc.vocab_size, "vocabulary size V (padded to a multiple of 128; 0 = the tokenizer's)")
+      ->capture_default_str();
   app.add_option("--seq-len", rc.seq_len, "training sequence length T (default: the preset's)");
   app.add_option("--rope-base", rc.rope_base, "RoPE base")->capture_default_str();
   app.add_option("--attn", rc.attn, "attention variant; 'list' prints all of them")->capture_default_str();
@@ -145,7 +148,7 @@ void add_eval_options(CLI::App& app, EvalConfig& ec) {
   app.add_option("--json", ec.json, "write the results as a JSON list of records");
   app.add_option("--device", ec.device, "auto | cpu | cuda")->capture_default_str();
   app.add_option("--threads", ec.threads, "CPU threads (0 = OpenMP default)")->capture_default_str();
-  app.add_option("--prompt", ec.prompt, "generate a continuation of this text instead of evaluating (needs the tokenizer)");
+  app.add_option("--prompt", ec.prompt, "generate a continuation of this text instead of evaluating (the checkpoint's tokenizer)");
   app.add_option("--max-new-tokens", ec.max_new_tokens, "--prompt: tokens to generate")->capture_default_str();
   app.add_option("--top-k", ec.top_k, "--prompt: sample from the K most likely tokens (1 = greedy, 0 = all)")->capture_default_str();
   app.add_option("--temperature", ec.temperature, "--prompt: divides the logits (0 = greedy)")->capture_default_str();
@@ -175,8 +178,15 @@ void validate(RunConfig& rc, int world) {
   if (rc.seq_len) g.T_train = rc.seq_len;
   if (g.C % g.NH) fail(strfmt("--channels %d is not a multiple of --heads %d", g.C, g.NH));
   if (g.HS() % 2) fail(strfmt("head size %d must be even (RoPE rotates pairs)", g.HS()));
+  if (rc.tokenizer.empty()) rc.tokenizer = "gpt2";
+  if (rc.tokenizer != "gpt2" && rc.tokenizer != "bytes")
+    fail(strfmt("--tokenizer must be gpt2 or bytes, got '%s'", rc.tokenizer.c_str()));
+  // the tokenizers' V, as data/tokenizer.h and data/byte_tokenizer.h define them (this file does not
+  // include data/; test/data/byte_tokenizer_test.cpp checks that the numbers agree)
+  if (rc.vocab_size == 0) rc.vocab_size = rc.tokenizer == "bytes" ? 257 : 50257;
   if (rc.vocab_size < 2 || rc.vocab_size > 65536) fail(strfmt("--vocab-size must be in [2, 65536], got %d", rc.vocab_size));
   g.V = rc.vocab_size;
+  g.tokenizer = rc.tokenizer;
   g.Vp = padded_vocab(g.V);
   if (!(rc.rope_base > 1.f) || !std::isfinite(rc.rope_base))
     fail(strfmt("--rope-base must be a finite number > 1, got %g", rc.rope_base));
@@ -312,8 +322,8 @@ void validate(EvalConfig& ec) {
 std::string describe(const RunConfig& rc) {
   const GPT2Config& g = rc.gpt;
   std::string s;
-  s += strfmt("model     : %s  L=%d NH=%d C=%d HS=%d V=%d (Vp=%d) T=%d rope_base=%g\n", rc.model.c_str(), g.L, g.NH,
-              g.C, g.HS(), g.V, g.Vp, g.T_train, g.rope_base);
+  s += strfmt("model     : %s  L=%d NH=%d C=%d HS=%d V=%d (Vp=%d, tokenizer %s) T=%d rope_base=%g\n", rc.model.c_str(), g.L,
+              g.NH, g.C, g.HS(), g.V, g.Vp, g.tokenizer.c_str(), g.T_train, g.rope_base);
   s += strfmt("attention : %s  reweight_p=%g sigmoid_bias=%s relu_divisor=%s attn_impl=%s\n", g.attn.c_str(),
               g.attn_opt.reweight_p, g.attn_opt.sigmoid_bias.c_str(), g.attn_opt.relu_divisor.c_str(),
               attn_impl_choice_name(g.attn_impl));

@@ -18,7 +18,8 @@ struct RunConfig {
   // model
   std::string model = "d12";      // preset (gpt2_preset)
   int layers = 0, heads = 0, channels = 0;  // 0 = the preset's
-  int vocab_size = 50257;         // V (Vp = padded to 128)
+  std::string tokenizer;          // gpt2 | bytes; empty = the training shards' (set by train_gpt2 before validate)
+  int vocab_size = 0;             // V (Vp = padded to 128); 0 = the tokenizer's: 50257 (gpt2), 257 (bytes)
   int seq_len = 0;                // T (training length); 0 = the preset's
   float rope_base = 10000.f;
   // attention
@@ -58,7 +59,7 @@ struct RunConfig {
   int sample_every = 0;           // print a continuation every N steps and at the end (0 = off)
   int sample_tokens = 32;         // tokens generated per sample
   int sample_top_k = 1;           // 1 = greedy; K > 1 = top-K (0 = all) at temperature 1, seeded by --seed and the step
-  std::string sample_prompt;      // prompt text (needs the tokenizer); empty = the start of the first val window
+  std::string sample_prompt;      // prompt text (encoded with --tokenizer); empty = the start of the first val window
   std::string tokenizer_dir;      // empty = ${LSSA_DATA_DIR:-<repo>/.cache/data}/tokenizer when present
 
   // Derived by validate():
@@ -78,7 +79,7 @@ struct EvalConfig {
   std::string json;                      // write records here
   std::string device = "auto";
   int threads = 0;
-  // generation (model/sampler.h; needs the tokenizer and a model with GPT-2's vocabulary)
+  // generation (model/sampler.h; the checkpoint's tokenizer encodes the prompt: bytes, or GPT-2's files)
   std::string prompt;                    // generate a continuation of this text instead of evaluating
   int max_new_tokens = 64;               // tokens to generate
   int top_k = 40;                        // 1 = greedy; 0 = the whole vocabulary

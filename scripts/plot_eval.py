@@ -9,7 +9,10 @@ passkey records, else length):
   passkey  : passkey accuracy heat maps (eval_gpt2 --task passkey): depth (rows) x length
              (columns), one panel per (variant, p), the accuracy in each cell.
 
-    scripts/plot_eval.py RESULTS.json [RESULTS.json ...] -o FIGURE.png [--kind K] [--title TEXT]
+    scripts/plot_eval.py RESULTS.json [RESULTS.json ...] -o FIGURE.png [--kind K] [--title TEXT] [--name NAME ...]
+
+--name (once per input, in order) prefixes that input's lines (or panels), e.g. to tell a model
+trained with re-weighting from one re-weighted only at evaluation.
 
 Each input is the JSON list eval_gpt2 --json writes. Uses Debian's matplotlib (run with /usr/bin/python3).
 """
@@ -20,7 +23,8 @@ import sys
 
 
 def label_of(r):
-    return r["attn"] + ("" if float(r["reweight_p"]) == 0 else f" + reweight p={r['reweight_p']:g}")
+    label = r["attn"] + ("" if float(r["reweight_p"]) == 0 else f" + reweight p={r['reweight_p']:g}")
+    return f"{r['_name']}: {label}" if r.get("_name") else label
 
 
 def plot_length(plt, records, args):
@@ -111,14 +115,21 @@ def main():
     ap.add_argument("-o", "--out", required=True)
     ap.add_argument("--kind", choices=["auto", "length", "position", "passkey"], default="auto")
     ap.add_argument("--title", default=None)
+    ap.add_argument("--name", action="append", default=[], help="a name per input, prefixed to its lines")
     args = ap.parse_args()
+    if args.name and len(args.name) != len(args.inputs):
+        sys.exit(f"plot_eval.py: error: {len(args.name)} --name for {len(args.inputs)} inputs (give one per input or none)")
     records = []
-    for path in args.inputs:
+    for i, path in enumerate(args.inputs):
         try:
             with open(path) as f:
-                records += json.load(f)
+                got = json.load(f)
         except (OSError, ValueError) as e:
             sys.exit(f"plot_eval.py: error: cannot read {path}: {e}")
+        if args.name:
+            for r in got:
+                r["_name"] = args.name[i]
+        records += got
     kind = args.kind
     if kind == "auto":
         kind = "passkey" if any(r.get("task") == "passkey" for r in records) else "length"

@@ -105,6 +105,32 @@ for x in r:
   [ -s "$W/pk.png" ] && ok "plot_eval.py draws the passkey heat map" || bad "plot_eval.py passkey heat map"
 expect_error "eval --task passkey: a length shorter than the prompt" "$EVAL" --ckpt "$W/run" --task passkey --len 32 --tokenizer-dir "$TOK"
 expect_error "eval --task passkey without any tokenizer" "$EVAL" --ckpt "$W/run" --task passkey --len 96
+# ---- byte-level models: the tokenizer comes from the shard header and the checkpoint ------------
+"$PREP" --tokenizer bytes --out-prefix "$W/bfox" --no-progress "$W/train.txt" --val-inputs "$W/val.txt" >/dev/null ||
+  bad "prepare_data --tokenizer bytes"
+BYTES=(--model tiny --seq-len 64 --train-data "$W/bfox_train_000000.bin" --val-data "$W/bfox_val_000000.bin"
+       --batch 4 --total-batch 256 --lr 1e-2 --warmup 2 --val-every 0 --val-tokens 128 --threads 2)
+# 200 steps: val loss ~1.3 nats/byte, enough for the greedy continuation to start with " fox"
+"$TRAIN" "${BYTES[@]}" --steps 200 --sample-every 200 --sample-tokens 12 --sample-prompt "The quick brown" --out "$W/brun" \
+  >"$W/brun.log" 2>&1 || { bad "byte-level training run"; tail -3 "$W/brun.log"; }
+grep -q "V=257 (Vp=384, tokenizer bytes)" "$W/brun.log" && grep -q "as text (bytes) | prompt The quick brown$" "$W/brun.log" &&
+  ok "byte shards: V = 257 (Vp = 384), samples shown as text, no tokenizer files" ||
+  bad "byte shards: V and samples as text" "$(grep -E '^(model|samples)' "$W/brun.log")"
+out=$("$EVAL" --ckpt "$W/brun" --prompt "The quick brown" --max-new-tokens 12 --top-k 1 2>"$W/berr.txt")
+[[ "$out" == "The quick brown fox"* ]] && [ "${#out}" -eq 27 ] && grep -q "15 prompt tokens + 12 new" "$W/berr.txt" &&
+  ok "eval --prompt on a byte-level model: '$out'" || bad "eval --prompt on a byte-level model: '$out' $(cat "$W/berr.txt")"
+expect_error "eval: a byte-level model on GPT-2 shards" "$EVAL" --ckpt "$W/brun" --data "$W/fox_val_000000.bin"
+expect_error "train: --tokenizer gpt2 on byte shards" "$TRAIN" "${BYTES[@]}" --steps 1 --tokenizer gpt2
+expect_error "train: byte training data with GPT-2 validation data" "$TRAIN" "${BYTES[@]}" --steps 1 --val-data "$W/fox_val_000000.bin"
+# passkey on a byte-level model: the checkpoint's tokenizer (bytes) builds the prompts, no tokenizer files
+"$EVAL" --ckpt "$W/brun" --task passkey --len 1024 --passkey-depths 50 --passkey-keys 1 --json "$W/bpk.json" \
+  >"$W/bpk.txt" 2>"$W/bpk.err" &&
+  /usr/bin/python3 -c "
+import json
+r = json.load(open('$W/bpk.json'))
+assert len(r) == 1 and r[0]['tokenizer'] == 'bytes' and r[0]['len'] == 1024 and r[0]['trials'] == 1, r
+" && grep -q 'tokenizer bytes | 1 keys per cell' "$W/bpk.txt" &&
+  ok "eval --task passkey on a byte-level model" || bad "eval --task passkey on a byte-level model: $(cat "$W/bpk.txt" "$W/bpk.err" | tail -8)"
 
 # ---- bad input ----------------------------------------------------------------------------------
 expect_error "eval --max-new-tokens 0" "$EVAL" --ckpt "$W/run" --prompt "The" --max-new-tokens 0 --tokenizer-dir "$TOK"
