@@ -74,7 +74,7 @@ grep -q '"event":"stopped"' "$W/locked/log.jsonl" && ok "log.jsonl records the s
 # the kernel released the lock with the process: a fresh run is now refused for holding a run,
 # no longer for being in use
 expect_error "fresh run into the stopped run's folder" "$TRAIN" "${TINY[@]}" --steps 2 --out "$W/locked"
-grep -q "already holds a run (model_" "$W/err.txt" && ok "  the lock died with its process" || bad "  lock still held"
+grep -qE "already holds a run \((model|state)_" "$W/err.txt" && ok "  the lock died with its process" || bad "  lock still held"
 
 # ---- 2. graceful stop: bit-exact resume from a stop at a seeded random step -----------------------
 SEED=${LSSA_TEST_SEED:-20261202}
