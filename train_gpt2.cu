@@ -60,7 +60,7 @@ static std::string data_identity(const ShardSet& train) {
 static nlohmann::json fingerprint(const RunConfig& rc, const ShardSet& train) {
   const GPT2Config& g = rc.gpt;
   return {{"L", g.L},           {"NH", g.NH},          {"C", g.C},
-          {"V", g.V},           {"T", g.T_train},      {"rope_base", g.rope_base},
+          {"V", g.V},           {"tokenizer", g.tokenizer},   {"T", g.T_train},      {"rope_base", g.rope_base},
           {"attn", g.attn},     {"reweight_p", g.attn_opt.reweight_p},
           {"sigmoid_bias", g.attn_opt.sigmoid_bias},   {"relu_divisor", g.attn_opt.relu_divisor},
           {"batch", rc.batch},  {"total_batch", rc.total_batch},  {"steps", rc.steps},
@@ -105,24 +105,40 @@ static double validation_loss(Gpt2Model& model, Communicator& comm, const ShardS
   return sum_count[0] / sum_count[1];
 }
 
+// --tokenizer: the training shards' (their header tag) when not given; every shard set must hold
+// ids of the run's tokenizer (a byte shard read as GPT-2 ids trains, silently, on nonsense).
+static void resolve_tokenizer(RunConfig& rc) {
+  if (!rc.tokenizer.empty() || rc.train_data.empty() || rc.attn == "list") return;
+  ShardSet s = ShardSet::open(rc.train_data, "--train-data");
+  rc.tokenizer = tokenizer_kind_of_tag(s.tokenizer_tag, s.files[0]);
+}
+static void check_tokenizer(const ShardSet& s, const std::string& kind, const char* what) {
+  std::string got = tokenizer_kind_of_tag(s.tokenizer_tag, s.files[0]);
+  if (got != kind)
+    fail(strfmt("%s holds %s ids (shard header of %s) but the run's --tokenizer is %s", what, got.c_str(),
+                s.files[0].c_str(), kind.c_str()));
+}
+
 // --sample-every: the prompt (--sample-prompt, else the first tokens of the first validation
 // window, or of the training data without one) and the tokenizer that shows the samples as text:
-// none (token ids are shown) when there is none or the vocabulary is not GPT-2's.
+// none (token ids are shown) when there is none (GPT-2 without its files) or the vocabulary is
+// not the tokenizer's.
 struct TrainSamples {
-  std::unique_ptr<Gpt2Tokenizer> tok;
+  std::unique_ptr<Tokenizer> tok;
   std::vector<int> prompt;
   std::string how;  // how the samples are shown, for the start-up summary
 };
 static TrainSamples setup_samples(const RunConfig& rc, const ShardSet& train, const ShardSet& val) {
   TrainSamples s;
   std::string dir;
-  s.tok = open_tokenizer(rc.tokenizer_dir, &dir);
-  if (rc.gpt.V != kGpt2VocabSize) s.tok.reset();
-  s.how = s.tok ? "text (tokenizer " + dir + ")"
-          : rc.gpt.V != kGpt2VocabSize ? strfmt("token ids (V=%d is not GPT-2's vocabulary)", rc.gpt.V)
-                                       : "token ids (no tokenizer in " + default_tokenizer_dir() + "; see --tokenizer-dir)";
+  s.tok = open_tokenizer_kind(rc.gpt.tokenizer, rc.tokenizer_dir, &dir);
+  const int tok_v = tokenizer_vocab_size(rc.gpt.tokenizer);
+  if (rc.gpt.V != tok_v) s.tok.reset();
+  s.how = s.tok ? (dir.empty() ? std::string("text (") + s.tok->kind() + ")" : "text (tokenizer " + dir + ")")
+          : rc.gpt.V != tok_v ? strfmt("token ids (V=%d is not the %s tokenizer's %d)", rc.gpt.V, rc.gpt.tokenizer.c_str(), tok_v)
+                              : "token ids (no tokenizer in " + default_tokenizer_dir() + "; see --tokenizer-dir)";
   if (!rc.sample_prompt.empty()) {
-    if (!s.tok) fail("--sample-prompt needs the GPT-2 tokenizer and --vocab-size 50257; samples would be " + s.how);
+    if (!s.tok) fail("--sample-prompt needs the run's tokenizer and its vocabulary size; samples would be " + s.how);
     std::vector<int32_t> ids = s.tok->encode(rc.sample_prompt);
     if (ids.empty()) fail("--sample-prompt is empty after tokenization");
     s.prompt.assign(ids.begin(), ids.end());
@@ -253,6 +269,7 @@ static int run(int argc, char** argv, const LaunchInfo& li) {
     std::printf("%s", attn_list_text().c_str());
     return 0;
   }
+  resolve_tokenizer(rc);
   validate(rc, li.world);
   std::unique_ptr<DirLock> run_dir_lock;
   if (li.rank == 0) run_dir_lock = claim_run_dir(rc);
@@ -265,10 +282,13 @@ static int run(int argc, char** argv, const LaunchInfo& li) {
   // Data first: a bad shard fails before any work or any file is written — headers, sizes and
   // every token id (a linear scan), and the validation windows.
   ShardSet train = ShardSet::open(rc.train_data, "--train-data");
-  train.check_vocab(g.V, "--train-data");
   ShardSet val;
+  if (!rc.val_data.empty()) val = ShardSet::open(rc.val_data, "--val-data");
+  // the shards' tokenizer first (a clearer message than an out-of-vocabulary id), then every id
+  check_tokenizer(train, g.tokenizer, "--train-data");
+  if (!rc.val_data.empty()) check_tokenizer(val, g.tokenizer, "--val-data");
+  train.check_vocab(g.V, "--train-data");
   if (!rc.val_data.empty()) {
-    val = ShardSet::open(rc.val_data, "--val-data");
     val.check_vocab(g.V, "--val-data");
     try {
       (void)sequential_windows(val, T, 1);

@@ -83,7 +83,10 @@ void add_train_options(CLI::App& app, RunConfig& rc) {
   app.add_option("--layers", rc.layers, "override the preset's number of layers L");
   app.add_option("--heads", rc.heads, "override the preset's number of heads NH");
   app.add_option("--channels", rc.channels, "override the preset's channels C");
-  app.add_option("--vocab-size", rc.vocab_size, "vocabulary size V (padded to a multiple of 128)")->capture_default_str();
+  app.add_option("--tokenizer", rc.tokenizer,
+                 "gpt2 | bytes: what the token ids are (recorded in the checkpoint; default: the training shards' header)");
+  app.add_option("--vocab-size", rc.vocab_size, "vocabulary size V (padded to a multiple of 128; 0 = the tokenizer's)")
+      ->capture_default_str();
   app.add_option("--seq-len", rc.seq_len, "training sequence length T (default: the preset's)");
   app.add_option("--rope-base", rc.rope_base, "RoPE base")->capture_default_str();
   app.add_option("--attn", rc.attn, "attention variant; 'list' prints all of them")->capture_default_str();
@@ -137,7 +140,7 @@ void add_eval_options(CLI::App& app, EvalConfig& ec) {
   app.add_option("--data", ec.data, "evaluation shards (glob; several comma-separated)");
   app.add_option("--len", ec.lens, "evaluation lengths, comma-separated (default: 1,2,4,8,16 x T_train)");
   app.add_option("--reweight-p", ec.reweight_p, "re-weighting exponents, comma-separated (default: the checkpoint's, 0 unless trained with one)");
-  app.add_option("--rope-scaling", ec.rope_scaling, "RoPE scaling beyond T_train: ntk | none | dynamic")->capture_default_str();
+  app.add_option("--rope-scaling", ec.rope_scaling, "RoPE scaling beyond T_train: ntk | none | dynamic | yarn")->capture_default_str();
   app.add_option("--attn", ec.attn, "override the checkpoint's attention variant (and its default p: lssar = 15)");
   app.add_option("--attn-impl", ec.attn_impl, "attention implementation: auto (fused where supported) | fused | reference")
       ->capture_default_str();
@@ -145,14 +148,18 @@ void add_eval_options(CLI::App& app, EvalConfig& ec) {
   app.add_option("--json", ec.json, "write the results as a JSON list of records");
   app.add_option("--device", ec.device, "auto | cpu | cuda")->capture_default_str();
   app.add_option("--threads", ec.threads, "CPU threads (0 = OpenMP default)")->capture_default_str();
-  app.add_option("--prompt", ec.prompt, "generate a continuation of this text instead of evaluating (needs the tokenizer)");
+  app.add_option("--prompt", ec.prompt, "generate a continuation of this text instead of evaluating (the checkpoint's tokenizer)");
   app.add_option("--max-new-tokens", ec.max_new_tokens, "--prompt: tokens to generate")->capture_default_str();
   app.add_option("--top-k", ec.top_k, "--prompt: sample from the K most likely tokens (1 = greedy, 0 = all)")->capture_default_str();
   app.add_option("--temperature", ec.temperature, "--prompt: divides the logits (0 = greedy)")->capture_default_str();
-  app.add_option("--seed", ec.seed, "--prompt: seed of the sampling")->capture_default_str();
+  app.add_option("--seed", ec.seed, "--prompt: seed of the sampling; --task passkey: seed of the keys")->capture_default_str();
   app.add_option("--tokenizer-dir", ec.tokenizer_dir, "folder with GPT-2's encoder.json + vocab.bpe (default: $LSSA_DATA_DIR/tokenizer)");
   app.add_flag("--plan", ec.plan, "print the GPU memory a forward-only evaluation of each --len plans (B = 1), then exit");
   app.add_option("--model", ec.model, "--plan without --ckpt: the model preset to plan for (d12 = 124M, ...)");
+  app.add_option("--task", ec.task, "loss (mean loss on --data) | passkey (retrieval of a 5-digit key, no data needed)")->capture_default_str();
+  app.add_flag("--per-position", ec.per_position, "loss: also the mean loss per position bucket (1..T_train on a log scale, then each doubling)");
+  app.add_option("--passkey-depths", ec.passkey_depths, "passkey: depths of the key in the filler, in percent, comma-separated")->capture_default_str();
+  app.add_option("--passkey-keys", ec.passkey_keys, "passkey: keys (trials) per (length, depth, p) cell")->capture_default_str();
 }
 
 static void check_device(const std::string& d) {
@@ -171,8 +178,15 @@ void validate(RunConfig& rc, int world) {
   if (rc.seq_len) g.T_train = rc.seq_len;
   if (g.C % g.NH) fail(strfmt("--channels %d is not a multiple of --heads %d", g.C, g.NH));
   if (g.HS() % 2) fail(strfmt("head size %d must be even (RoPE rotates pairs)", g.HS()));
+  if (rc.tokenizer.empty()) rc.tokenizer = "gpt2";
+  if (rc.tokenizer != "gpt2" && rc.tokenizer != "bytes")
+    fail(strfmt("--tokenizer must be gpt2 or bytes, got '%s'", rc.tokenizer.c_str()));
+  // the tokenizers' V, as data/tokenizer.h and data/byte_tokenizer.h define them (this file does not
+  // include data/; test/data/byte_tokenizer_test.cpp checks that the numbers agree)
+  if (rc.vocab_size == 0) rc.vocab_size = rc.tokenizer == "bytes" ? 257 : 50257;
   if (rc.vocab_size < 2 || rc.vocab_size > 65536) fail(strfmt("--vocab-size must be in [2, 65536], got %d", rc.vocab_size));
   g.V = rc.vocab_size;
+  g.tokenizer = rc.tokenizer;
   g.Vp = padded_vocab(g.V);
   if (!(rc.rope_base > 1.f) || !std::isfinite(rc.rope_base))
     fail(strfmt("--rope-base must be a finite number > 1, got %g", rc.rope_base));
@@ -235,6 +249,21 @@ std::vector<int> parse_int_list(const std::string& s, const char* what) {
   return out;
 }
 
+std::vector<double> parse_percent_list(const std::string& s, const char* what) {
+  std::vector<double> out;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    char* end = nullptr;
+    double v = std::strtod(item.c_str(), &end);
+    if (item.empty() || *end || !(v >= 0.0 && v <= 100.0))
+      fail(strfmt("%s: '%s' is not a percentage in [0, 100]", what, item.c_str()));
+    out.push_back(v);
+  }
+  if (out.empty()) fail(strfmt("%s: empty list", what));
+  return out;
+}
+
 std::vector<float> parse_float_list(const std::string& s, const char* what) {
   std::vector<float> out;
   std::stringstream ss(s);
@@ -259,8 +288,18 @@ void validate(EvalConfig& ec) {
   }
   if (!ec.model.empty()) fail("--model is for --plan only (evaluation takes the model from --ckpt)");
   if (ec.ckpt.empty()) fail("--ckpt is required (a checkpoint file or a run directory)");
-  if (ec.data.empty() && ec.prompt.empty()) fail("--data is required (token shards to evaluate on), or --prompt to generate");
-  if (!ec.data.empty() && !ec.prompt.empty()) fail("--prompt generates text and --data evaluates: give one of them");
+  if (ec.task != "loss" && ec.task != "passkey") fail(strfmt("--task must be loss or passkey, got '%s'", ec.task.c_str()));
+  if (ec.task == "passkey") {
+    if (!ec.prompt.empty()) fail("--prompt generates text and --task passkey runs the passkey task: give one of them");
+    if (ec.per_position) fail("--per-position applies to --task loss");
+    if (ec.passkey_keys < 1) fail(strfmt("--passkey-keys must be positive, got %d", ec.passkey_keys));
+    parse_percent_list(ec.passkey_depths, "--passkey-depths");
+  } else {
+    if (ec.data.empty() && ec.prompt.empty())
+      fail("--data is required (token shards to evaluate on), or --prompt to generate, or --task passkey");
+    if (!ec.data.empty() && !ec.prompt.empty()) fail("--prompt generates text and --data evaluates: give one of them");
+    if (ec.per_position && !ec.prompt.empty()) fail("--per-position applies to the loss evaluation, not to --prompt");
+  }
   if (!ec.prompt.empty()) {
     if (ec.max_new_tokens <= 0) fail(strfmt("--max-new-tokens must be positive, got %d", ec.max_new_tokens));
     if (ec.top_k < 0) fail(strfmt("--top-k must be >= 0 (1 = greedy, 0 = all tokens), got %d", ec.top_k));
@@ -271,8 +310,8 @@ void validate(EvalConfig& ec) {
   }
   if (!ec.lens.empty()) parse_int_list(ec.lens, "--len");
   if (!ec.reweight_p.empty()) parse_float_list(ec.reweight_p, "--reweight-p");
-  if (ec.rope_scaling != "ntk" && ec.rope_scaling != "none" && ec.rope_scaling != "dynamic")
-    fail(strfmt("--rope-scaling must be ntk, none or dynamic, got '%s'", ec.rope_scaling.c_str()));
+  if (ec.rope_scaling != "ntk" && ec.rope_scaling != "none" && ec.rope_scaling != "dynamic" && ec.rope_scaling != "yarn")
+    fail(strfmt("--rope-scaling must be ntk, none, dynamic or yarn, got '%s'", ec.rope_scaling.c_str()));
   if (!ec.attn.empty()) attn_canonical_name(ec.attn);
   attn_impl_choice_from_name(ec.attn_impl);
   if (ec.tokens <= 0) fail("--tokens must be positive");
@@ -283,8 +322,8 @@ void validate(EvalConfig& ec) {
 std::string describe(const RunConfig& rc) {
   const GPT2Config& g = rc.gpt;
   std::string s;
-  s += strfmt("model     : %s  L=%d NH=%d C=%d HS=%d V=%d (Vp=%d) T=%d rope_base=%g\n", rc.model.c_str(), g.L, g.NH,
-              g.C, g.HS(), g.V, g.Vp, g.T_train, g.rope_base);
+  s += strfmt("model     : %s  L=%d NH=%d C=%d HS=%d V=%d (Vp=%d, tokenizer %s) T=%d rope_base=%g\n", rc.model.c_str(), g.L,
+              g.NH, g.C, g.HS(), g.V, g.Vp, g.tokenizer.c_str(), g.T_train, g.rope_base);
   s += strfmt("attention : %s  reweight_p=%g sigmoid_bias=%s relu_divisor=%s attn_impl=%s\n", g.attn.c_str(),
               g.attn_opt.reweight_p, g.attn_opt.sigmoid_bias.c_str(), g.attn_opt.relu_divisor.c_str(),
               attn_impl_choice_name(g.attn_impl));

@@ -18,7 +18,8 @@ struct RunConfig {
   // model
   std::string model = "d12";      // preset (gpt2_preset)
   int layers = 0, heads = 0, channels = 0;  // 0 = the preset's
-  int vocab_size = 50257;         // V (Vp = padded to 128)
+  std::string tokenizer;          // gpt2 | bytes; empty = the training shards' (set by train_gpt2 before validate)
+  int vocab_size = 0;             // V (Vp = padded to 128); 0 = the tokenizer's: 50257 (gpt2), 257 (bytes)
   int seq_len = 0;                // T (training length); 0 = the preset's
   float rope_base = 10000.f;
   // attention
@@ -58,7 +59,7 @@ struct RunConfig {
   int sample_every = 0;           // print a continuation every N steps and at the end (0 = off)
   int sample_tokens = 32;         // tokens generated per sample
   int sample_top_k = 1;           // 1 = greedy; K > 1 = top-K (0 = all) at temperature 1, seeded by --seed and the step
-  std::string sample_prompt;      // prompt text (needs the tokenizer); empty = the start of the first val window
+  std::string sample_prompt;      // prompt text (encoded with --tokenizer); empty = the start of the first val window
   std::string tokenizer_dir;      // empty = ${LSSA_DATA_DIR:-<repo>/.cache/data}/tokenizer when present
 
   // Derived by validate():
@@ -71,14 +72,14 @@ struct EvalConfig {
   std::string data;                      // glob(s)
   std::string lens;                      // e.g. "1024,2048"; empty = 1,2,4,8,16 × T_train
   std::string reweight_p;                // e.g. "0,15"; empty = the checkpoint's p
-  std::string rope_scaling = "ntk";      // ntk | none | dynamic
+  std::string rope_scaling = "ntk";      // ntk | none | dynamic | yarn (model/rope.h)
   std::string attn;                      // override the checkpoint's variant
   std::string attn_impl = "auto";        // auto | fused | reference (attention/attention.h)
   int64_t tokens = 65536;                // evaluation budget per length (≥ one window)
   std::string json;                      // write records here
   std::string device = "auto";
   int threads = 0;
-  // generation (model/sampler.h; needs the tokenizer and a model with GPT-2's vocabulary)
+  // generation (model/sampler.h; the checkpoint's tokenizer encodes the prompt: bytes, or GPT-2's files)
   std::string prompt;                    // generate a continuation of this text instead of evaluating
   int max_new_tokens = 64;               // tokens to generate
   int top_k = 40;                        // 1 = greedy; 0 = the whole vocabulary
@@ -88,6 +89,11 @@ struct EvalConfig {
   // memory plan (no GPU, no data needed)
   bool plan = false;                     // print the forward-only GPU memory plan of each --len, exit
   std::string model;                     // --plan without --ckpt: a model preset (d12, ...)
+  // evaluation tasks (eval/): the mean loss (with --data), or passkey retrieval (offline)
+  std::string task = "loss";             // loss | passkey
+  bool per_position = false;             // loss: also the mean loss per log-scale position bucket
+  std::string passkey_depths = "0,25,50,75,100";  // passkey: needle depths in percent of the filler
+  int passkey_keys = 20;                 // passkey: keys (trials) per (length, depth, p) cell; seeded by --seed
 };
 
 // Parses argv; returns -1 to go on, or the exit code: 0 after --help, 2 after a parse error
@@ -104,5 +110,7 @@ std::string describe(const RunConfig& rc);
 // Parses a comma-separated list of positive ints / non-negative floats; throws Error naming `what`.
 std::vector<int> parse_int_list(const std::string& s, const char* what);
 std::vector<float> parse_float_list(const std::string& s, const char* what);
+// Parses a comma-separated list of numbers in [0, 100]; throws Error naming `what`.
+std::vector<double> parse_percent_list(const std::string& s, const char* what);
 
 }  // namespace lssa

@@ -21,9 +21,14 @@ ShardSet ShardSet::open(const std::string& globs, const std::string& what) {
     for (auto& f : files) s.files.push_back(f);
   }
   if (s.files.empty()) fail(strfmt("%s: no data files given", what.c_str()));
-  for (auto& f : s.files) {
-    s.tokens.push_back(shard_token_count(f));
+  for (size_t i = 0; i < s.files.size(); i++) {
+    s.tokens.push_back(shard_token_count(s.files[i]));
     s.total += s.tokens.back();
+    int32_t tag = shard_tokenizer_tag(s.files[i]);
+    if (i == 0) s.tokenizer_tag = tag;
+    if (tag != s.tokenizer_tag)
+      fail(strfmt("%s: %s and %s hold different tokenizers' ids (shard header tags %d and %d: 0 = gpt2, 1 = bytes)",
+                  what.c_str(), s.files[0].c_str(), s.files[i].c_str(), s.tokenizer_tag, tag));
   }
   return s;
 }

@@ -23,8 +23,10 @@ struct ShardSet {
   std::vector<std::string> files;
   std::vector<int64_t> tokens;  // per file
   int64_t total = 0;
+  int32_t tokenizer_tag = 0;    // the shards' tokenizer (data/tokenizer.h); all files agree
   // Expands the glob (comma-separated globs allowed), validates every shard; throws Error when
-  // nothing matches or a shard is malformed. `what` names the option in messages.
+  // nothing matches, a shard is malformed, or two shards hold different tokenizers' ids. `what`
+  // names the option in messages.
   static ShardSet open(const std::string& globs, const std::string& what);
   // Reads every token of every file (a fast linear scan); throws Error naming the first file,
   // position and id outside [0, vocab). `what` names the option in messages.

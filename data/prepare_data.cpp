@@ -1,7 +1,8 @@
 // prepare_data: text / folder / JSONL inputs -> llm.c token shards (train and validation).
 //
 // What: every document is "<|endoftext|>" (50256) followed by its GPT-2 tokens, as llm.c's
-// fineweb.py writes them; documents are concatenated and cut into shards of --shard-tokens
+// fineweb.py writes them (--tokenizer gpt2), or the separator 256 followed by its bytes
+// (--tokenizer bytes, data/byte_tokenizer.h; the shard header records which, data/shard.h); documents are concatenated and cut into shards of --shard-tokens
 // tokens (the last shard of a split may be shorter), named PREFIX_train_000000.bin, ... and
 // PREFIX_val_000000.bin, ... in llm.c's shard format.
 //
@@ -52,6 +53,7 @@ using namespace lssa;
 namespace {
 
 struct Options {
+  std::string tokenizer = "gpt2";  // gpt2 | bytes
   std::string tokenizer_dir, out_prefix;
   int64_t shard_tokens = 100000000;
   int64_t val_docs = 0;
@@ -234,7 +236,7 @@ class Progress {
 // Called once per document in input order with its tokens (EOT first).
 using DocumentSink = std::function<void(const Document&, const std::vector<int32_t>&)>;
 
-void tokenize_all(const std::vector<Source>& sources, const Gpt2Tokenizer& tok, int threads,
+void tokenize_all(const std::vector<Source>& sources, const Tokenizer& tok, int threads,
                   Progress& progress, const DocumentSink& sink) {
   DocumentStream stream(sources);
   std::vector<Document> batch;
@@ -254,7 +256,7 @@ void tokenize_all(const std::vector<Source>& sources, const Gpt2Tokenizer& tok, 
       try {
         for (size_t i; (i = next.fetch_add(1)) < batch.size();) {
           tokens[i].clear();
-          tokens[i].push_back(kGpt2EotToken);
+          tokens[i].push_back(tok.eot_token());
           tok.encode_append(batch[i].text, tokens[i]);
           docs_in_batch++;
           bytes_in_batch += (int64_t)batch[i].text.size();
@@ -291,7 +293,8 @@ void tokenize_all(const std::vector<Source>& sources, const Gpt2Tokenizer& tok, 
 
 class ShardOutput {
  public:
-  ShardOutput(const std::string& prefix, int64_t shard_tokens) : shard_tokens_(shard_tokens) {
+  ShardOutput(const std::string& prefix, int64_t shard_tokens, int32_t tokenizer_tag)
+      : shard_tokens_(shard_tokens), tokenizer_tag_(tokenizer_tag) {
     size_t slash = prefix.find_last_of('/');
     dir_ = slash == std::string::npos ? "." : slash == 0 ? "/" : prefix.substr(0, slash);
     name_ = slash == std::string::npos ? prefix : prefix.substr(slash + 1);
@@ -367,7 +370,7 @@ class ShardOutput {
     std::snprintf(file, sizeof file, "_%s_%06d.bin", split.name, split.shards++);
     std::string f = name_ + file;
     staged_.push_back(f);
-    shard_write(staging_ + "/" + f, split.buffer);
+    shard_write(staging_ + "/" + f, split.buffer, tokenizer_tag_);
     shards_.push_back({dir_ + "/" + f, (int64_t)split.buffer.size()});
     split.buffer.clear();
   }
@@ -384,6 +387,7 @@ class ShardOutput {
   }
 
   int64_t shard_tokens_;
+  int32_t tokenizer_tag_;
   std::string dir_, name_, staging_;
   std::vector<std::string> staged_, removed_;
   std::vector<std::pair<std::string, int64_t>> shards_;
@@ -406,7 +410,11 @@ int run(const Options& opt) {
         if (!t.val && t.path == v.path)
           fail(strfmt("%s is both a training input and a --val-inputs input", v.path.c_str()));
   // Training inputs first, then validation inputs: the order only matters within a split.
-  const Gpt2Tokenizer tok(opt.tokenizer_dir);
+  std::string tok_dir = opt.tokenizer_dir;
+  if (opt.tokenizer == "gpt2" && tok_dir.empty()) tok_dir = default_tokenizer_dir();
+  const std::unique_ptr<Tokenizer> tok_ptr =
+      opt.tokenizer == "gpt2" ? std::make_unique<Gpt2Tokenizer>(tok_dir) : open_tokenizer_kind(opt.tokenizer, "");
+  const Tokenizer& tok = *tok_ptr;
   const int threads = opt.threads > 0 ? opt.threads : std::max(1u, std::thread::hardware_concurrency());
 
   // A document is kept when it has text tokens and at least --min-doc-tokens of them.
@@ -440,7 +448,7 @@ int run(const Options& opt) {
     empty_docs = short_docs = 0;  // counted again in the second pass
   }
 
-  ShardOutput out(opt.out_prefix, opt.shard_tokens);
+  ShardOutput out(opt.out_prefix, opt.shard_tokens, tokenizer_tag_of_kind(opt.tokenizer));
   int64_t kept = 0;
   int64_t bytes = 0;
   Progress progress(opt.progress, opt.val_fraction > 0 ? "prepare_data (pass 2/2)" : "prepare_data");
@@ -467,9 +475,9 @@ int run(const Options& opt) {
   std::printf("documents: %s (train %s, val %s)%s\n", with_commas(kept).c_str(),
               with_commas(out.train.documents).c_str(), with_commas(out.val.documents).c_str(), dropped.c_str());
   std::printf("text: %.2f MB read\n", bytes / 1e6);
-  std::printf("tokens: %s (train %s, val %s), each document starting with EOT %d\n",
+  std::printf("tokens: %s (train %s, val %s), %s ids (V = %d), each document starting with %d\n",
               with_commas(out.train.tokens + out.val.tokens).c_str(), with_commas(out.train.tokens).c_str(),
-              with_commas(out.val.tokens).c_str(), kGpt2EotToken);
+              with_commas(out.val.tokens).c_str(), tok.kind(), tok.vocab_size(), tok.eot_token());
   std::printf("shards written: %zu\n", out.shards().size());
   for (const auto& s : out.shards()) std::printf("  %s  %s tokens\n", s.first.c_str(), with_commas(s.second).c_str());
   for (const std::string& r : out.removed()) std::printf("removed stale shard from an earlier run: %s\n", r.c_str());
@@ -481,13 +489,17 @@ int run(const Options& opt) {
 int main(int argc, char** argv) {
   Options opt;
   CLI::App app{
-      "prepare_data: tokenise text with GPT-2 BPE into llm.c token shards.\n"
-      "Each document is written as EOT (50256) + its tokens. INPUT: a text file (one document),\n"
+      "prepare_data: tokenise text with GPT-2 BPE (or bytes) into llm.c token shards.\n"
+      "Each document is written as EOT (50256) + its tokens, or with --tokenizer bytes as the\n"
+      "separator 256 + its bytes (V = 257). INPUT: a text file (one document),\n"
       "a folder (every regular file below it, sorted, one document each) or a .jsonl file (one\n"
       "document per line: a JSON object with a \"text\" string). The validation split takes whole\n"
       "documents only."};
-  app.add_option("--tokenizer-dir", opt.tokenizer_dir, "folder with encoder.json and vocab.bpe")
-      ->required();
+  app.add_option("--tokenizer", opt.tokenizer, "gpt2 (BPE, V = 50257) | bytes (a token per byte, V = 257)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"gpt2", "bytes"}));
+  app.add_option("--tokenizer-dir", opt.tokenizer_dir,
+                 "folder with encoder.json and vocab.bpe (gpt2; default: $LSSA_DATA_DIR/tokenizer)");
   app.add_option("--out-prefix", opt.out_prefix,
                  "PATH/NAME: writes PATH/NAME_train_000000.bin, ... and PATH/NAME_val_000000.bin, ...")
       ->required();

@@ -60,6 +60,13 @@ int64_t shard_token_count(const std::string& path) {
   return n;
 }
 
+int32_t shard_tokenizer_tag(const std::string& path) {
+  Fd f(path);
+  int32_t header[4];
+  pread_all(f.fd, header, sizeof header, 0, path);
+  return header[3];
+}
+
 void shard_read_tokens(const std::string& path, int64_t offset, int64_t count, int32_t* out) {
   Fd f(path);
   std::vector<uint16_t> buf(count);
@@ -89,12 +96,13 @@ std::vector<uint16_t> shard_read_all(const std::string& path) {
   return out;
 }
 
-void shard_write(const std::string& path, const uint16_t* tokens, int64_t count) {
+void shard_write(const std::string& path, const uint16_t* tokens, int64_t count, int32_t tokenizer_tag) {
   if (count <= 0 || count > INT32_MAX) fail(strfmt("shard %s: token count %lld out of range", path.c_str(), (long long)count));
   int32_t header[256] = {0};
   header[0] = kShardMagic;
   header[1] = kShardVersion;
   header[2] = (int32_t)count;
+  header[3] = tokenizer_tag;
   AtomicFile f(path);
   f.write(header, sizeof header);
   f.write(tokens, 2 * count);

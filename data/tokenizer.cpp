@@ -12,6 +12,8 @@
 //    the same merge (lowest id, leftmost on ties), so the output is identical.
 #include "data/tokenizer.h"
 
+#include "data/byte_tokenizer.h"
+
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
@@ -567,6 +569,33 @@ std::unique_ptr<Gpt2Tokenizer> open_tokenizer(const std::string& dir, std::strin
   if (dir.empty() && !file_exists(d + "/encoder.json")) d.clear();
   if (used) *used = d;
   return d.empty() ? nullptr : std::make_unique<Gpt2Tokenizer>(d);
+}
+
+std::unique_ptr<Tokenizer> open_tokenizer_kind(const std::string& kind, const std::string& dir, std::string* used) {
+  if (kind == "bytes") {
+    if (used) *used = "";
+    return std::make_unique<ByteTokenizer>();
+  }
+  if (kind == "gpt2") return open_tokenizer(dir, used);
+  fail(strfmt("unknown tokenizer '%s' (gpt2 | bytes)", kind.c_str()));
+}
+
+std::string tokenizer_kind_of_tag(int32_t tag, const std::string& where) {
+  if (tag == kShardTagGpt2) return "gpt2";
+  if (tag == kShardTagBytes) return "bytes";
+  fail(strfmt("%s: unknown tokenizer tag %d in the shard header (0 = gpt2, 1 = bytes)", where.c_str(), tag));
+}
+
+int32_t tokenizer_tag_of_kind(const std::string& kind) {
+  if (kind == "gpt2") return kShardTagGpt2;
+  if (kind == "bytes") return kShardTagBytes;
+  fail(strfmt("unknown tokenizer '%s' (gpt2 | bytes)", kind.c_str()));
+}
+
+int32_t tokenizer_vocab_size(const std::string& kind) {
+  if (kind == "gpt2") return kGpt2VocabSize;
+  if (kind == "bytes") return kByteVocabSize;
+  fail(strfmt("unknown tokenizer '%s' (gpt2 | bytes)", kind.c_str()));
 }
 
 }  // namespace lssa

@@ -34,6 +34,7 @@ void save_model(const std::string& path, const GPT2Config& cfg, const std::vecto
                 {"n_embd", std::to_string(cfg.C)},
                 {"vocab_size", std::to_string(cfg.V)},
                 {"padded_vocab_size", std::to_string(cfg.Vp)},
+                {"tokenizer", cfg.tokenizer},
                 {"seq_len", std::to_string(cfg.T_train)},
                 {"rope_base", fmt_float(cfg.rope_base)},
                 {"attn", cfg.attn},
@@ -70,6 +71,11 @@ GPT2Config config_from_metadata(const SafeTensorsFile& f) {
   c.C = meta_int(f, "n_embd");
   c.V = meta_int(f, "vocab_size");
   c.Vp = meta_int(f, "padded_vocab_size");
+  // checkpoints written before the tokenizer was recorded hold GPT-2 ids
+  auto tk = f.metadata.find("tokenizer");
+  c.tokenizer = tk == f.metadata.end() ? "gpt2" : tk->second;
+  if (c.tokenizer != "gpt2" && c.tokenizer != "bytes")
+    fail(strfmt("%s: metadata 'tokenizer' = '%s' is not gpt2 or bytes", f.source.c_str(), c.tokenizer.c_str()));
   c.T_train = meta_int(f, "seq_len");
   c.rope_base = meta_float(f, "rope_base");
   c.attn = f.meta("attn");

@@ -94,7 +94,8 @@ RopeScaling rope_scaling_from_name(const std::string& name) {
   if (name == "ntk") return RopeScaling::Ntk;
   if (name == "none") return RopeScaling::None;
   if (name == "dynamic") return RopeScaling::Dynamic;
-  fail(strfmt("unknown RoPE scaling '%s' (ntk, none, dynamic)", name.c_str()));
+  if (name == "yarn") return RopeScaling::Yarn;
+  fail(strfmt("unknown RoPE scaling '%s' (ntk, none, dynamic, yarn)", name.c_str()));
 }
 
 void RopeTable::build(RopeScaling s, double base, int T_, int T_train, int HS_) {
@@ -103,12 +104,12 @@ void RopeTable::build(RopeScaling s, double base, int T_, int T_train, int HS_) 
   const int H2 = HS / 2;
   cos.resize((size_t)T * H2);
   sin.resize((size_t)T * H2);
+  const double m = rope_magnitude(s, T, T_train);  // 1 except YaRN beyond T_train
   for (int t = 0; t < T; t++) {
-    double bt = rope_base_at(s, base, t, T, T_train, HS);
     for (int i = 0; i < H2; i++) {
-      double a = rope_angle(bt, i, HS, t);
-      cos[(size_t)t * H2 + i] = std::cos(a);
-      sin[(size_t)t * H2 + i] = std::sin(a);
+      double a = rope_angle_at(s, base, i, t, T, T_train, HS);
+      cos[(size_t)t * H2 + i] = m * std::cos(a);
+      sin[(size_t)t * H2 + i] = m * std::sin(a);
     }
   }
 }

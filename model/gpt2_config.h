@@ -23,6 +23,7 @@ struct GPT2Config {
   int C = 768;           // channels
   int V = 50257;         // vocabulary
   int Vp = 50304;        // padded vocabulary (rows ≥ V of wte are zero and unused)
+  std::string tokenizer = "gpt2";  // what the ids are: gpt2 | bytes (data/tokenizer.h); shows samples as text
   int T_train = 1024;    // training sequence length (the model's "max length"; RoPE has no limit)
   float rope_base = 10000.f;
   std::string attn = "softmax";  // canonical registry name

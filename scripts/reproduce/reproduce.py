@@ -20,6 +20,11 @@ What it does, driven only by the config files (no variant list lives here):
   4. writes results/TABLE/SCALE/: results.csv, TABLE.md (the paper's layout, the paper's numbers
      beside ours) and PNG plots (loss vs length; loss vs p for a p sweep).
 
+The `passkey` target (configs/paper/passkey/) evaluates Table 4's softmax and LSSA checkpoints
+with eval_gpt2 --task passkey (LSSAR = LSSA at p = 15) at 1x, 1.5x, 2x, 4x, 8x, 16x the training
+length (--passkey-ratios) and writes results/passkey/SCALE/: results.csv, passkey.md (accuracy per
+length, mean over depths, and per depth) and passkey_heatmap.png / passkey_vs_length.png.
+
 Runs live in RUNS/SCALE/<config's table>/<row>/ (checkpoints, train.log, eval/*.json), so Figure 2
 reuses Table 4's checkpoints. Resumable and idempotent: a finished run (final checkpoint present)
 and a finished evaluation (its JSON present, made by the same command) are skipped; a run with
@@ -38,6 +43,7 @@ import os
 import platform
 import re
 import shlex
+import statistics
 import subprocess
 import sys
 import threading
@@ -45,6 +51,7 @@ import tomllib
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 RATIOS = (1, 2, 4, 8, 16)
+PASSKEY_RATIOS = (1, 1.5, 2, 4, 8, 16)  # the paper's later versions report 1K / 1.5K / 4K at T_train = 1024
 
 # Scale presets. Each replaces these train_gpt2 options of every row (None = keep the config's);
 # attention options (attn, sigmoid-bias, relu-divisor, rope-base, reweight-p) are never touched.
@@ -58,6 +65,16 @@ SCALES = {
     "small": dict(train={"model": "d6", "seq-len": 256, "steps": 1500, "batch": 32, "total-batch": 32768,
                          "lr": 0.001, "warmup": 100, "val-every": 250, "val-tokens": 262144, "ckpt-every": 500},
                   eval_tokens=131072, device="cuda", data="embedded", jobs=1, threads=0),
+    # CPU study, byte-level (docs/reproduce.md): L4 C128 with 2 heads (head size 64, as GPT-2 124M,
+    # which LSSA's ln(d) depends on), T = 128 (16x = 2048), 750 steps of 4,096 bytes (3.1M bytes of
+    # the 25M-byte embedded corpus, no repetition); one run ~5 min on 2 free cores (~10k tokens/s).
+    # Evaluation: 65,536 bytes per length (32 windows at 16x), the same windows for every run.
+    # Seeds: 3 for the rows the paper's main claims rest on, 2 for the rest (--max-seeds caps them).
+    "cpu": dict(train={"model": "small", "layers": 4, "heads": 2, "channels": 128, "seq-len": 128, "steps": 750,
+                       "batch": 16, "total-batch": 4096, "lr": 0.002, "warmup": 50, "final-lr-frac": 0.1,
+                       "val-every": 150, "val-tokens": 32768, "ckpt-every": 150},
+                eval_tokens=65536, device="cpu", data="bytes", jobs=1, threads=0,
+                seeds={"softmax": 3, "lssa": 3, "trained_p15/lssar": 3, "*": 2}),
     # CPU smoke test, minutes: the tiny model (L2 C64) at T = 64, 60 steps of 512 tokens
     "tiny": dict(train={"model": "tiny", "seq-len": 64, "steps": 60, "batch": 8, "total-batch": 512,
                         "lr": 0.003, "warmup": 6, "val-every": 0, "val-tokens": 4096, "ckpt-every": 0},
@@ -154,13 +171,34 @@ def row_order(cfg):
 # the plan: training runs and evaluation jobs
 
 
-class Run:
-    """One training run of a train_gpt2 config at a scale."""
+def seeds_of(cfg, args):
+    """How many seeds a row gets: the scale's policy (first matching glob on the row name; 1 when the
+    scale has none), capped by --max-seeds."""
+    n = 1
+    for pattern, k in SCALES[args.scale].get("seeds", {}).items():
+        if fnmatch.fnmatch(cfg.name, pattern):
+            n = k
+            break
+    return min(n, args.max_seeds) if args.max_seeds else n
 
-    def __init__(self, cfg, args):
-        self.cfg = cfg
-        self.dir = os.path.join(args.runs_dir, args.label, cfg.table, cfg.name)
+
+def train_p_of(cfg):
+    """The re-weighting p a row is trained with (0 = none; lssar without one means 15)."""
+    p = float(cfg.options.get("reweight-p", 0))
+    return 15.0 if p == 0 and cfg.options.get("attn") == "lssar" else p
+
+
+class Run:
+    """One training run of a train_gpt2 config at a scale, with one seed (index k: seed = the
+    config's seed + k; k = 0 is the config's own and lives in the row's folder, k > 0 in ROW.seedK)."""
+
+    def __init__(self, cfg, args, k=0):
+        self.cfg, self.k = cfg, k
+        self.dir = os.path.join(args.runs_dir, args.label, cfg.table, cfg.name + (f".seed{k}" if k else ""))
+        self.train_p = train_p_of(cfg)
         self.overrides = dict(SCALES[args.scale]["train"])
+        if k:
+            self.overrides["seed"] = int(cfg.options.get("seed", 1337)) + k
         if args.steps:
             self.overrides["steps"] = args.steps
         if args.batch:  # micro-batch per process: fits GPU memory; the accumulation keeps total-batch
@@ -187,20 +225,29 @@ class Run:
 class Eval:
     """eval_gpt2 of one run with one eval config (None = p = 0) at every length ratio."""
 
-    def __init__(self, run, cfg, table, args):
+    def __init__(self, run, cfg, table, args, ps=None):
         self.run, self.cfg = run, cfg
-        self.ps = [0.0] if cfg is None else [float(p) for p in str(cfg.options.get("reweight-p", "0")).split(",")]
-        self.lens = [r * run.T for r in args.ratios]
-        stem = "default" if cfg is None else cfg.name.replace("/", "__")
+        if cfg is None:  # the run's own evaluation: p = 0, or a trained run's own p (and 0)
+            self.ps = ps or [0.0]
+        else:
+            self.ps = [float(p) for p in str(cfg.options.get("reweight-p", "0")).split(",")]
+        self.task = "loss" if cfg is None else cfg.options.get("task", "loss")
+        self.lens = ([int(round(r * run.T)) for r in args.passkey_ratios] if self.task == "passkey" else
+                     [r * run.T for r in args.ratios])
+        stem = ("default" if self.ps == [0.0] else "own_p") if cfg is None else cfg.name.replace("/", "__")
         self.json = os.path.join(run.dir, "eval", f"{table}__{stem}.json")
         # the paper's numbers: the eval file's own, else (p = 0 only) the train config's
         self.status, self.detail, self.records = "pending", "", []
         self.reported = (cfg.reported if cfg is not None and cfg.reported else
-                         run.cfg.reported if self.ps == [0.0] else [])
+                         run.cfg.reported if self.ps == [0.0] or run.train_p in self.ps else [])
+        self.label_of_p = {}
         if cfg is not None and len(self.ps) > 1:  # a p sweep: one block per eval file, a row per p
             self.block, self.label = cfg.label, None
         elif cfg is not None and cfg.block:
             self.block, self.label = cfg.block, cfg.label
+        elif run.train_p and run.cfg.block:  # a trained re-weighted row: a row per evaluation p
+            self.block, self.label = run.cfg.block, None
+            self.label_of_p = {p: f"{run.cfg.label}, eval p = {fmt_p(p)}" for p in self.ps}
         else:
             self.block, self.label = "", run.cfg.label
 
@@ -209,9 +256,13 @@ class Eval:
         if self.cfg is not None:
             cmd += ["--config", self.cfg.path]
         else:
-            cmd += ["--reweight-p", "0", "--rope-scaling", "ntk"]
-        cmd += ["--ckpt", self.run.final_ckpt(), "--data", args.eval_data, "--len", ",".join(map(str, self.lens)),
-                "--tokens", str(args.eval_tokens), "--device", args.device, "--json", self.json]
+            cmd += ["--reweight-p", ",".join(fmt_p(p) for p in self.ps), "--rope-scaling", "ntk"]
+        cmd += ["--ckpt", self.run.final_ckpt(), "--len", ",".join(map(str, self.lens))]
+        if self.task != "passkey":  # passkey prompts are built from the template: no data
+            cmd += ["--data", args.eval_data, "--tokens", str(args.eval_tokens)]
+        elif args.passkey_keys:
+            cmd += ["--passkey-keys", str(args.passkey_keys)]
+        cmd += ["--device", args.device, "--json", self.json]
         if args.threads:
             cmd += ["--threads", str(args.threads)]
         return cmd
@@ -221,11 +272,11 @@ def plan(table, args):
     configs = discover(table)
     trains = sorted([c for c in configs if c.program == "train_gpt2"], key=row_order)
     evals = [c for c in configs if c.program == "eval_gpt2"]
-    runs = {}  # train config path -> Run (rows of other tables too, e.g. Figure 2 uses Table 4's)
+    runs = {}  # train config path -> its Runs, one per seed (rows of other tables too: Figure 2 uses Table 4's)
 
     def run_of(cfg):
         if cfg.path not in runs:
-            runs[cfg.path] = Run(cfg, args)
+            runs[cfg.path] = [Run(cfg, args, k) for k in range(seeds_of(cfg, args))]
         return runs[cfg.path]
 
     for c in trains:
@@ -242,14 +293,20 @@ def plan(table, args):
                 raise SystemExit(f"error: {e.rel}: its checkpoint config {e.targets} does not exist")
             targets = [Config(path)]
         for t in sorted(targets, key=row_order):
-            r = run_of(t)
-            r.evals.append(Eval(r, e, table, args))
-            targeted.add(r.cfg.path)
+            for r in run_of(t):
+                r.evals.append(Eval(r, e, table, args))
+            targeted.add(t.path)
     for c in trains:
-        if c.path not in targeted:
-            r = runs[c.path]
-            r.evals.append(Eval(r, None, table, args))
-    selected = [r for r in runs.values() if not args.rows or any(fnmatch.fnmatch(r.cfg.name, g) for g in args.rows)]
+        for r in runs[c.path]:
+            # a run trained with re-weighting is evaluated at its own p (and at p = 0 unless an eval file does)
+            have = {p for ev in r.evals for p in ev.ps}
+            want = [p for p in ([r.train_p] if r.train_p else []) + [0.0] if p not in have]
+            if want:
+                r.evals.append(Eval(r, None, table, args, want))
+    # every row's first seed before any row's second: partial results cover every row first
+    selected = [r for rs in runs.values() for r in rs
+                if not args.rows or any(fnmatch.fnmatch(r.cfg.name, g) for g in args.rows)]
+    selected.sort(key=lambda r: r.k)
     if not selected:
         raise SystemExit(f"error: --rows {' '.join(args.rows)} matches no row of {table}")
     return selected
@@ -300,6 +357,9 @@ def train(run, args, counters):
             say(f"[skip ] {run.cfg.rel}: diverged at step {run.step} (recorded)")
             return
         os.remove(diverged)
+    if args.report_only:
+        run.status = "not yet run"
+        return
     ckpts = [int(m.group(1)) for n in os.listdir(run.dir) if (m := CKPT.match(n))]
     full = cmd + (["--resume"] if ckpts else [])
     say(f"[train] {run.cfg.rel} -> {os.path.relpath(run.dir, REPO)}" + (f" (resume at {max(ckpts)})" if ckpts else ""))
@@ -337,6 +397,9 @@ def evaluate(ev, args, counters):
     stamp = ev.json + ".cmd"
     if os.path.exists(ev.json) and os.path.exists(stamp) and open(stamp).read() == shlex.join(cmd):
         counters.add("skipped")
+    elif args.report_only:
+        ev.status, ev.records = "not yet run", []
+        return
     else:
         say(f"[eval ] {run.cfg.name} {'p=0' if ev.cfg is None else ev.cfg.rel} at {','.join(map(str, ev.lens))}")
         if args.dry_run:
@@ -389,8 +452,17 @@ def run_all(runs, args):
 # ---------------------------------------------------------------------------------------------
 # results: CSV, markdown, plots
 
-CSV_COLUMNS = ["table", "scale", "block", "row", "train_config", "eval_config", "attn", "reweight_p", "len",
-               "len_ratio", "loss", "paper_loss", "status", "detail", "train_step", "eval_tokens"]
+CSV_COLUMNS = ["table", "scale", "block", "row", "train_config", "eval_config", "attn", "train_p", "reweight_p",
+               "protocol", "seed", "len", "len_ratio", "loss", "paper_loss", "status", "detail", "train_step",
+               "eval_tokens"]
+
+
+def protocol(train_p, eval_p):
+    """How the re-weighting of a result was applied: none, post hoc (a p = 0 model evaluated with p),
+    trained (trained and evaluated with p), or a trained model evaluated without it."""
+    if train_p == 0:
+        return "none" if eval_p == 0 else "post hoc"
+    return "trained" if eval_p == train_p else f"trained p = {fmt_p(train_p)}, eval p = {fmt_p(eval_p)}"
 
 
 def fmt_p(p):
@@ -407,6 +479,8 @@ def records(table, runs, args):
                 for ratio, length in zip(args.ratios, ev.lens):
                     k = int(round(math.log2(ratio)))
                     paper = ev.reported[k] if 2 ** k == ratio and k < len(ev.reported) else None
+                    if run.train_p and p != run.train_p:  # a trained row's paper numbers are at its own p
+                        paper = None
                     r = got.get((p, length))
                     loss, status, detail = None, ev.status, ev.detail or run.detail
                     if r is not None:
@@ -417,9 +491,10 @@ def records(table, runs, args):
                         status, detail = "failed", "missing from the eval JSON"
                     out.append({
                         "table": table, "scale": args.label, "block": ev.block,
-                        "row": ev.label if ev.label is not None else f"p = {fmt_p(p)}",
+                        "row": ev.label if ev.label is not None else ev.label_of_p.get(p, f"p = {fmt_p(p)}"),
                         "train_config": run.cfg.rel, "eval_config": ev.cfg.rel if ev.cfg else "",
-                        "attn": run.cfg.options.get("attn", ""), "reweight_p": fmt_p(p), "len": length,
+                        "attn": run.cfg.options.get("attn", ""), "train_p": fmt_p(run.train_p), "reweight_p": fmt_p(p),
+                        "protocol": protocol(run.train_p, p), "seed": run.k, "len": length,
                         "len_ratio": ratio, "loss": "" if loss is None or not math.isfinite(loss) else f"{loss:.6f}",
                         "paper_loss": "" if paper is None else f"{paper:.4f}", "status": status, "detail": detail,
                         "train_step": run.step if run.step is not None else "",
@@ -427,20 +502,40 @@ def records(table, runs, args):
     return out
 
 
-def cell(rec, with_paper=True):
-    if rec is None:
-        return "—"
+def outcome(rec):
+    """A result that is not a finite loss, in words."""
     if rec["status"] == "diverged":
-        ours = f"diverged at step {rec['train_step']}"
-    elif rec["status"] == "nonfinite":
-        ours = "non-finite"
-    elif rec["status"] == "done":
-        ours = rec["loss"]
+        return f"diverged at step {rec['train_step']}"
+    if rec["status"] == "nonfinite":
+        return "non-finite"
+    return rec["status"]
+
+
+def cell(recs, with_paper=True):
+    """The seeds of one (row, length): the mean loss ± the standard deviation over the seeds with a
+    finite loss, then what happened to the others (diverged, not yet run, ...), then the paper's."""
+    if not recs:
+        return "—"
+    losses = [float(r["loss"]) for r in recs if r["status"] == "done"]
+    parts = []
+    if len(losses) == 1:
+        parts.append(f"{losses[0]:.4f}")
+    elif losses:
+        parts.append(f"{statistics.mean(losses):.4f} ± {statistics.stdev(losses):.4f}")
+    others = [r for r in recs if r["status"] != "done"]
+    if others and not losses and len({outcome(r) for r in others}) == 1 and len(others) == len(recs):
+        parts.append(outcome(others[0]) + (f" (all {len(others)} seeds)" if len(others) > 1 and others[0]["status"] == "diverged" else ""))
     else:
-        ours = rec["status"]
-    if with_paper and rec["paper_loss"]:
-        return f"{ours} ({rec['paper_loss']})"
-    return ours
+        parts += [f"seed {r['seed']}: {outcome(r)}" for r in others]
+    ours = "; ".join(parts)
+    paper = next((r["paper_loss"] for r in recs if r["paper_loss"]), "")
+    return f"{ours} ({paper})" if with_paper and paper else ours
+
+
+def seeds_done(recs):
+    """'finished/planned' seeds of a row (finished: a finite loss at the first length)."""
+    first = [r for r in recs if r["len_ratio"] == min(x["len_ratio"] for x in recs)]
+    return f"{sum(r['status'] == 'done' for r in first)}/{len(first)}"
 
 
 def hardware():
@@ -479,58 +574,112 @@ def show_path(p, args):
     return os.path.relpath(p, REPO) if p.startswith(REPO + os.sep) else p
 
 
+def unigram_xent(args, T):
+    """Cross-entropy (nats/token) of the evaluated tokens under the unigram distribution of the
+    training tokens (add-one smoothed; at most the first 50M training tokens): the loss of a model
+    that ignores its context. The evaluation of every length scores the same tokens, the first
+    max(eval_tokens, 16 T) after the first of the first evaluation shard. None without numpy."""
+    try:
+        import glob
+        import numpy as np
+    except ImportError:
+        return None
+
+    def tokens(pattern, limit):
+        out, n = [], 0
+        for f in sorted(p for g in pattern.split(",") for p in glob.glob(g)):
+            a = np.memmap(f, dtype=np.uint16, mode="r", offset=1024)[: max(0, limit - n)]
+            out.append(np.asarray(a))
+            n += len(a)
+            if n >= limit:
+                break
+        return np.concatenate(out) if out else np.zeros(0, np.uint16)
+
+    train = tokens(args.train_data, 50_000_000)
+    ev = tokens(args.eval_data, max(args.eval_tokens, max(args.ratios) * T) + 1)[1:]
+    if not len(train) or not len(ev):
+        return None
+    counts = np.bincount(train, minlength=int(max(train.max(), ev.max())) + 1).astype(np.float64) + 1.0
+    return float(-np.log(counts[ev] / counts.sum()).mean())
+
+
 def markdown(table, runs, recs, args):
     T = runs[0].T
     first = runs[0]
     ov = first.overrides
     lines = [f"# {table}: ours at scale `{args.label}` beside the paper", ""]
+    pending = sorted({r["train_config"] + ("" if r["seed"] == 0 else f" (seed index {r['seed']})")
+                      for r in recs if r["status"] in ("not yet run", "pending")})
+    if pending:
+        lines.append(f"**Partial results**: {len(pending)} run(s) or evaluation(s) not yet finished (cells say "
+                     "`not yet run`; the seeds column counts finished/planned seeds):")
+        lines.append("")
+        lines += [f"- {p}" for p in pending]
+        lines.append("")
     lines.append(f"Generated by `scripts/reproduce/reproduce.py {table} --scale {args.scale}"
                  f"{f' --steps {args.steps}' if args.steps else ''}` on "
                  f"{datetime.date.today().isoformat()}, commit {git_commit() or '?'}; {hardware()}; device `{args.device}`.")
     lines.append("")
     model = ov.get("model", first.cfg.options.get("model"))
+    if "layers" in ov:  # a preset with its size overridden (the cpu scale)
+        model += f" with L = {ov['layers']}, NH = {ov['heads']}, C = {ov['channels']} (head size {ov['channels'] // ov['heads']})"
     lines.append(f"Ours: model `{model}`, T_train = {T}, {first.steps} steps of "
                  f"{ov.get('total-batch', first.cfg.options.get('total-batch'))} tokens, "
                  f"train data `{show_path(args.train_data, args)}`; "
                  f"validation loss over {args.eval_tokens} tokens per length of "
                  f"`{show_path(args.eval_data, args)}` "
                  f"(NTK RoPE scaling beyond T_train). Paper: GPT-2 124M + RoPE, T_train = 1024, 18,865 steps on "
-                 f"FineWeb-10B, in parentheses; its columns 1K / 2K / 4K / 8K are 1x / 2x / 4x / 8x here.")
+                 f"FineWeb-10B, in parentheses; its columns 1K / 2K / 4K / 8K are 1x / 2x / 4x / 8x here. "
+                 f"With several seeds a cell is the mean ± the standard deviation over the seeds (same "
+                 f"evaluation windows for every run). Blocks \"..., trained\" are models trained with "
+                 f"re-weighting (the trained protocol); the others apply it to the p = 0 checkpoint (post hoc).")
     lines.append("")
+    xent = unigram_xent(args, T)
+    if xent is not None:
+        lines.append(f"Unigram cross-entropy of the evaluated tokens (the training data's unigram, add-one): "
+                     f"**{xent:.4f}** nats/token — the loss of a model that ignores its context.")
+        lines.append("")
     by = {}
     for r in recs:
-        by[(r["block"], r["row"], r["len_ratio"])] = r
+        by.setdefault((r["block"], r["row"], r["len_ratio"]), []).append(r)
+    by_row = {}
+    for r in recs:
+        by_row.setdefault((r["block"], r["row"]), []).append(r)
     order = []
     for r in recs:
         if (r["block"], r["row"]) not in order:
             order.append((r["block"], r["row"]))
     # the unweighted block first, then the blocks by their smallest p (Table 4: p = 3, then p = 15);
     # rows keep the runs' order within a block
-    min_p = {}
+    # (a trained block holds its p = 0 evaluation too: blocks are ordered by their largest p, so the
+    # post-hoc and the trained block of one p sit side by side)
+    max_p = {}
     for r in recs:
-        min_p[r["block"]] = min(min_p.get(r["block"], math.inf), float(r["reweight_p"]))
-    order.sort(key=lambda br: (br[0] != "", min_p[br[0]], br[0]))
+        max_p[r["block"]] = max(max_p.get(r["block"], 0.0), float(r["reweight_p"]), float(r["train_p"]))
+    order.sort(key=lambda br: (br[0] != "", max_p[br[0]], br[0]))
     wide = all(len(ev.reported) <= 1 for run in runs for ev in run.evals) and all(b == "" for b, _ in order)
     if wide:  # Tables 1-3: the paper's layout is one column per variant, one row of losses at 1K
         heads = [row for _, row in order]
         lines.append("| | " + " | ".join(md_escape(h) for h in heads) + " |")
         lines.append("|---|" + "---|" * len(heads))
-        lines.append("| paper (124M, T = 1024) | " + " | ".join(by[("", h, 1)]["paper_loss"] or "—" for h in heads) + " |")
+        lines.append("| paper (124M, T = 1024) | " + " | ".join(by[("", h, 1)][0]["paper_loss"] or "—" for h in heads) + " |")
         lines.append(f"| ours ({args.label}, T = {T}) | " + " | ".join(cell(by[("", h, 1)], False) for h in heads) + " |")
         lines.append("")
         lines.append("Length extrapolation (not in the paper's table; ours):")
         lines.append("")
-    lines.append("| row | " + " | ".join(f"{r}x ({r * T})" for r in args.ratios) + " |")
-    lines.append("|---|" + "---|" * len(args.ratios))
+    lines.append("| row | seeds | " + " | ".join(f"{r}x ({r * T})" for r in args.ratios) + " |")
+    lines.append("|---|---|" + "---|" * len(args.ratios))
     block = None
     for b, row in order:
         if b != block:
             block = b
             if b:
-                lines.append(f"| **{md_escape(b)}** |" + " |" * len(args.ratios))
-        lines.append(f"| {md_escape(row)} | " + " | ".join(cell(by.get((b, row, r)), not wide) for r in args.ratios) + " |")
+                lines.append(f"| **{md_escape(b)}** | |" + " |" * len(args.ratios))
+        lines.append(f"| {md_escape(row)} | {seeds_done(by_row[(b, row)])} | "
+                     + " | ".join(cell(by.get((b, row, r)), not wide) for r in args.ratios) + " |")
     lines.append("")
-    notes = sorted({f"- {r['train_config']}: {r['detail']}" for r in recs if r["status"] != "done" and r["detail"]})
+    notes = sorted({f"- {r['train_config']}" + (f" (seed index {r['seed']})" if r["seed"] else "") + f": {r['detail']}"
+                    for r in recs if r["status"] != "done" and r["detail"]})
     if notes:
         lines.append("Runs and evaluations without a finite loss:")
         lines.append("")
@@ -556,6 +705,9 @@ def plots(table, recs, out_dir, args):
             curves[key]["ours"].append((r["len_ratio"], float(r["loss"])))
         if r["paper_loss"]:
             curves[key]["paper"].append((r["len_ratio"], float(r["paper_loss"])))
+    for c in curves.values():  # several seeds: their mean (the markdown has the spread)
+        c["ours"] = mean_points(c["ours"])
+        c["paper"] = sorted(set(c["paper"]))
     has_paper = any(len(c["paper"]) > 1 for c in curves.values())
     fig, axes = plt.subplots(1, 2 if has_paper else 1, figsize=(13 if has_paper else 8, 5.5), squeeze=False)
     cmap = plt.get_cmap("tab20")
@@ -594,7 +746,7 @@ def plots(table, recs, out_dir, args):
         fig, axes = plt.subplots(1, len(sweeps), figsize=(6.5 * len(sweeps), 5), squeeze=False)
         for ax, (cfgpath, lines) in zip(axes[0], sweeps.items()):
             for ratio in sorted(lines):
-                pts = sorted(lines[ratio])
+                pts = mean_points(lines[ratio])
                 ax.plot(*zip(*pts), marker="o", markersize=3, label=f"{ratio}x")
             ax.set_title(os.path.basename(cfgpath)[: -len(".toml")] + " checkpoint")
             ax.set_xlabel("re-weighting exponent p (0 = off)")
@@ -607,12 +759,180 @@ def plots(table, recs, out_dir, args):
         fig.savefig(path, dpi=110)
         plt.close(fig)
         written.append(path)
+
+    # the two re-weighting protocols side by side: per attention, loss vs p at each length, post hoc
+    # (the p = 0 model evaluated with p; dashed) and trained (a model per p; solid, mean over seeds)
+    proto = {}
+    for r in recs:
+        if not r["loss"] or r["protocol"] not in ("none", "post hoc", "trained"):
+            continue
+        kind = "trained" if r["protocol"] == "trained" else "post hoc"
+        proto.setdefault(base_attn(r["attn"]), {}).setdefault((kind, r["len_ratio"]), []).append(
+            (float(r["reweight_p"]), float(r["loss"])))
+        if r["protocol"] == "none":  # p = 0 is the start of both curves
+            proto[base_attn(r["attn"])].setdefault(("trained", r["len_ratio"]), []).append((0.0, float(r["loss"])))
+    proto = {a: c for a, c in proto.items() if any(k[0] == "trained" and len({p for p, _ in v}) > 1 for k, v in c.items())}
+    if proto:
+        fig, axes = plt.subplots(1, len(proto), figsize=(6.5 * len(proto), 5), squeeze=False)
+        cmap = plt.get_cmap("viridis")
+        for ax, (attn, c) in zip(axes[0], sorted(proto.items())):
+            ratios = sorted({k[1] for k in c})
+            for i, ratio in enumerate(ratios):
+                color = cmap(i / max(1, len(ratios) - 1))
+                for kind, ls in (("post hoc", "--"), ("trained", "-")):
+                    if (kind, ratio) in c and len({p for p, _ in c[(kind, ratio)]}) > 1:
+                        ax.plot(*zip(*mean_points(c[(kind, ratio)])), ls, marker="o", markersize=3, color=color,
+                                label=f"{ratio}x {kind}")
+            ax.set_title(f"{attn}: re-weighting post hoc (dashed) vs trained (solid)")
+            ax.set_xlabel("re-weighting exponent p (0 = off)")
+            ax.set_ylabel("validation loss")
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize=6)
+        fig.suptitle(f"{table}: the two re-weighting protocols ({args.label} scale)")
+        fig.tight_layout()
+        path = os.path.join(out_dir, "protocols.png")
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        written.append(path)
     return written
+
+
+PASSKEY_COLUMNS = ["table", "scale", "row", "train_config", "eval_config", "attn", "reweight_p", "len", "len_ratio",
+                   "depth", "accuracy", "correct", "trials", "status", "detail", "train_step"]
+
+
+def passkey_records(table, runs, args):
+    """One row per (run, eval config, p, length, depth) of the passkey evaluations."""
+    out = []
+    for run in runs:
+        for ev in run.evals:
+            attn = run.cfg.options.get("attn", "")
+            got = {(float(r["reweight_p"]), int(r["len"]), float(r["depth"])): r for r in ev.records}
+            depths = sorted({float(r["depth"]) for r in ev.records}) or [None]
+            for p in ev.ps:
+                row = f"{attn} (p = {fmt_p(p)})" if p else attn
+                for length in ev.lens:
+                    for d in depths:
+                        r = got.get((p, length, d))
+                        status = ev.status if r is None and ev.status != "done" else ("done" if r else "failed")
+                        out.append({
+                            "table": table, "scale": args.label, "row": row, "train_config": run.cfg.rel,
+                            "eval_config": ev.cfg.rel if ev.cfg else "", "attn": attn, "reweight_p": fmt_p(p),
+                            "len": length, "len_ratio": f"{length / run.T:g}", "depth": "" if d is None else f"{d:g}",
+                            "accuracy": f"{r['accuracy']:.4f}" if r else "", "correct": r["correct"] if r else "",
+                            "trials": r["trials"] if r else "", "status": status,
+                            "detail": "" if r else (ev.detail or run.detail or "missing from the eval JSON"),
+                            "train_step": run.step if run.step is not None else ""})
+    return out
+
+
+def passkey_markdown(table, runs, recs, args):
+    T = runs[0].T
+    lines = [f"# {table}: passkey retrieval at scale `{args.label}`", ""]
+    lines.append(f"Generated by `scripts/reproduce/reproduce.py {table} --scale {args.scale}"
+                 f"{f' --steps {args.steps}' if args.steps else ''}` on {datetime.date.today().isoformat()}, commit "
+                 f"{git_commit() or '?'}; {hardware()}; device `{args.device}`. T_train = {T}; NTK RoPE scaling "
+                 "beyond it; the prompt of Mohtashami & Jaggi (2023) with 5-digit keys, greedy decoding, exact digits.")
+    lines.append("")
+    for c in sorted({ev.cfg.path for run in runs for ev in run.evals if ev.cfg is not None}):
+        paper = [l for l in Config(c).header if l.startswith("Reported")]
+        if paper:
+            lines.append(f"- {paper[0]}")
+    lines.append("")
+    rows = list(dict.fromkeys(r["row"] for r in recs))
+    lens = sorted({int(r["len"]) for r in recs})
+
+    def cell(row, length, depth=None):
+        v = [float(r["accuracy"]) for r in recs if r["row"] == row and int(r["len"]) == length and r["accuracy"] and
+             (depth is None or r["depth"] == depth)]
+        if not v:
+            st = {r["status"] for r in recs if r["row"] == row and int(r["len"]) == length}
+            return ", ".join(sorted(st)) or "—"
+        return f"{100 * sum(v) / len(v):.0f} %"
+    lines.append("Accuracy, mean over the depths:")
+    lines.append("")
+    lines.append("| row | " + " | ".join(f"{l} ({l / T:g}x)" for l in lens) + " |")
+    lines.append("|---|" + "---|" * len(lens))
+    for row in rows:
+        lines.append(f"| {md_escape(row)} | " + " | ".join(cell(row, l) for l in lens) + " |")
+    lines.append("")
+    for row in rows:
+        depths = list(dict.fromkeys(r["depth"] for r in recs if r["row"] == row and r["depth"]))
+        if not depths:
+            continue
+        lines.append(f"{row}, per depth:")
+        lines.append("")
+        lines.append("| depth | " + " | ".join(str(l) for l in lens) + " |")
+        lines.append("|---|" + "---|" * len(lens))
+        for d in depths:
+            lines.append(f"| {d} % | " + " | ".join(cell(row, l, d) for l in lens) + " |")
+        lines.append("")
+    return "\n".join(lines) + "\n"
+
+
+def passkey_plots(recs, runs, out_dir, args):
+    jsons = [ev.json for run in runs for ev in run.evals if ev.status == "done"]
+    written = []
+    if jsons:
+        path = os.path.join(out_dir, "passkey_heatmap.png")
+        rc = subprocess.run(["/usr/bin/python3", os.path.join(REPO, "scripts", "plot_eval.py"), *jsons, "--kind",
+                             "passkey", "-o", path], capture_output=True, text=True).returncode
+        if rc == 0:
+            written.append(path)
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for row in dict.fromkeys(r["row"] for r in recs):
+        pts = {}
+        for r in recs:
+            if r["row"] == row and r["accuracy"]:
+                pts.setdefault(float(r["len_ratio"]), []).append(100 * float(r["accuracy"]))
+        if pts:
+            xs = sorted(pts)
+            ax.plot(xs, [sum(pts[x]) / len(pts[x]) for x in xs], marker="o", label=row)
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("prompt length / training length")
+    ax.set_ylabel("passkey accuracy (%), mean over depths")
+    ax.set_ylim(-2, 102)
+    ax.grid(alpha=0.3)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend()
+    ax.set_title(f"passkey retrieval ({args.label} scale)")
+    fig.tight_layout()
+    path = os.path.join(out_dir, "passkey_vs_length.png")
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    written.append(path)
+    return written
+
+
+def mean_points(pts):
+    """[(x, y), ...] with repeated x (seeds) -> sorted [(x, mean y)]."""
+    by = {}
+    for x, y in pts:
+        by.setdefault(x, []).append(y)
+    return [(x, statistics.mean(ys)) for x, ys in sorted(by.items())]
+
+
+def base_attn(attn):
+    return "lssa" if attn == "lssar" else attn
 
 
 def write_results(table, runs, args):
     out_dir = os.path.join(args.results_dir, table, args.label)
     os.makedirs(out_dir, exist_ok=True)
+    if all(ev.task == "passkey" for run in runs for ev in run.evals):
+        recs = passkey_records(table, runs, args)
+        with open(os.path.join(out_dir, "results.csv"), "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=PASSKEY_COLUMNS)
+            w.writeheader()
+            w.writerows(recs)
+        with open(os.path.join(out_dir, f"{table}.md"), "w") as f:
+            f.write(passkey_markdown(table, runs, recs, args))
+        return out_dir, recs, passkey_plots(recs, runs, out_dir, args)
     recs = records(table, runs, args)
     with open(os.path.join(out_dir, "results.csv"), "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=CSV_COLUMNS)
@@ -630,9 +950,10 @@ def write_results(table, runs, args):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("table", help="a folder of configs/paper/: table1, table2, table3, table4, figure2")
+    ap.add_argument("table", help="a folder of configs/paper/: table1, table2, table3, table4, figure2, passkey")
     ap.add_argument("--scale", choices=sorted(SCALES), default="tiny",
-                    help="full: the paper's recipe (GPU cluster); small: one GPU, ~1 h per table; tiny: CPU, minutes")
+                    help="full: the paper's recipe (GPU cluster); small: one GPU, ~1 h per table; cpu: byte-level, "
+                         "~7 min per run on 2 cores; tiny: CPU smoke test, minutes")
     ap.add_argument("--device", help="cpu | cuda | auto (default: cpu at tiny, cuda otherwise)")
     ap.add_argument("--launcher", default=os.environ.get("LSSA_LAUNCHER", ""),
                     help='prefix of every train_gpt2 command, e.g. "mpirun -np 8" or "srun" (env LSSA_LAUNCHER)')
@@ -654,8 +975,14 @@ def main():
     ap.add_argument("--eval-tokens", type=int, help="override the scale's evaluation budget per length")
     ap.add_argument("--ratios", default=",".join(map(str, RATIOS)),
                     help="inference lengths as multiples of T_train (default 1,2,4,8,16)")
+    ap.add_argument("--passkey-ratios", default=",".join(f"{r:g}" for r in PASSKEY_RATIOS),
+                    help="passkey prompt lengths as multiples of T_train (default 1,1.5,2,4,8,16)")
+    ap.add_argument("--passkey-keys", type=int, help="override the configs' keys per passkey cell")
     ap.add_argument("--rows", nargs="+", help="only these rows (globs on the config name, e.g. 'lssa' 'soft*')")
     ap.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
+    ap.add_argument("--max-seeds", type=int, help="at most this many seeds per row (the scale's policy otherwise)")
+    ap.add_argument("--report-only", action="store_true",
+                    help="train and evaluate nothing: write the results of what is finished (the rest: 'not yet run')")
     args = ap.parse_args()
 
     scale = SCALES[args.scale]
@@ -667,8 +994,14 @@ def main():
     args.threads = scale["threads"] if args.threads is None else args.threads
     args.eval_tokens = args.eval_tokens or scale["eval_tokens"]
     args.ratios = [int(r) for r in args.ratios.split(",")]
+    args.passkey_ratios = [float(r) for r in args.passkey_ratios.split(",")]
     data_dir = args.data_dir = os.path.abspath(os.environ.get("LSSA_DATA_DIR", os.path.join(REPO, ".cache", "data")))
-    if scale["data"] == "embedded":
+    if scale["data"] == "bytes":  # scripts/setup.sh builds them next to the GPT-2 shards
+        args.train_data = args.train_data or os.path.join(data_dir, "shards", "default_bytes_train_*.bin")
+        args.val_data = args.val_data or os.path.join(data_dir, "shards", "default_bytes_val_*.bin")
+        args.eval_data = args.eval_data or os.path.join(data_dir, "shards", "longeval_bytes_val_*.bin")
+        hint = "run scripts/setup.sh (or set LSSA_DATA_DIR)"
+    elif scale["data"] == "embedded":
         args.train_data = args.train_data or os.path.join(data_dir, "shards", "default_train_*.bin")
         args.val_data = args.val_data or os.path.join(data_dir, "shards", "default_val_*.bin")
         args.eval_data = args.eval_data or os.path.join(data_dir, "shards", "longeval_val_*.bin")

@@ -72,7 +72,11 @@ TEST(PaperConfigs, EveryFileParsesAndValidates) {
         EXPECT_EQ(rc.gpt.T_train, 1024);
         EXPECT_EQ(rc.steps, 18865);
         EXPECT_EQ(rc.total_batch, 524288);
-        EXPECT_EQ(rc.gpt.attn_opt.reweight_p, 0.f) << "paper v2 trains without re-weighting";
+        // paper v2 trains without re-weighting; the trained-protocol rows (trained_pP/) train with p = P
+        const std::string path = f.string();
+        const size_t tp = path.find("/trained_p");
+        const float want_p = tp == std::string::npos ? 0.f : std::stof(path.substr(tp + 10));
+        EXPECT_EQ(rc.gpt.attn_opt.reweight_p, want_p) << "re-weighting p of a training config";
       }
     } else if (text.rfind("# program: eval_gpt2\n", 0) == 0) {
       eval++;
@@ -87,10 +91,12 @@ TEST(PaperConfigs, EveryFileParsesAndValidates) {
     }
   }
   // Table 1: 4 columns, Table 2: 4 scenarios, Table 3: 8 columns, Table 4: 9 rows + 1 length
-  // sweep + 2×3 re-weighted rows, Figure 2: 3 sweeps; models: d12, tiny.
-  EXPECT_EQ(paper_rows, 4 + 4 + 8 + 16 + 3);
+  // sweep + 2×3 re-weighted rows (post hoc) + 2×3 trained with re-weighting, Figure 2: 3 sweeps
+  // + 2×2 trained rows (p = 1, 7) + 2×2 evaluations of Table 4's trained rows (p = 3, 15),
+  // passkey: 2 evaluations; models: d12, tiny.
+  EXPECT_EQ(paper_rows, 4 + 4 + 8 + 22 + 11 + 2);
   EXPECT_EQ(train + eval, (int)files.size());
-  EXPECT_EQ(train, 4 + 4 + 8 + 9 + 2);
+  EXPECT_EQ(train, 4 + 4 + 8 + 9 + 6 + 4 + 2);
 }
 
 TEST(PaperConfigs, StrictParsingCatchesTyposAndUnderscores) {

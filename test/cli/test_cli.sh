@@ -63,7 +63,33 @@ expect_error "--len negative" "$EVAL" --ckpt "$W/run" --data "$W/s_val_000000.bi
 expect_error "--reweight-p -1 (eval)" "$EVAL" --ckpt "$W/run" --data "$W/s_val_000000.bin" --reweight-p=-1
 expect_error "eval: unknown --attn" "$EVAL" --ckpt "$W/run" --data "$W/s_val_000000.bin" --attn nosuch
 expect_error "eval: --len longer than the data" "$EVAL" --ckpt "$W/run" --data "$W/s_val_000000.bin" --len 100000
-expect_error "eval: bad --rope-scaling" "$EVAL" --ckpt "$W/run" --data "$W/s_val_000000.bin" --rope-scaling yarn
+expect_error "eval: bad --rope-scaling" "$EVAL" --ckpt "$W/run" --data "$W/s_val_000000.bin" --rope-scaling nosuch
+expect_error "eval: bad --task" "$EVAL" --ckpt "$W/run" --data "$W/s_val_000000.bin" --task nosuch
+expect_error "eval --task passkey on a non-GPT-2 vocabulary" "$EVAL" --ckpt "$W/run" --task passkey --len 128
+expect_error "eval --passkey-depths 150" "$EVAL" --ckpt "$W/run" --task passkey --passkey-depths 0,150
+expect_error "eval --passkey-depths x" "$EVAL" --ckpt "$W/run" --task passkey --passkey-depths x
+expect_error "eval --passkey-keys 0" "$EVAL" --ckpt "$W/run" --task passkey --passkey-keys 0
+expect_error "eval --task passkey with --per-position" "$EVAL" --ckpt "$W/run" --task passkey --per-position
+expect_error "eval --per-position with --prompt" "$EVAL" --ckpt "$W/run" --prompt hi --per-position
+# loss by position: buckets 1, 2, (2,4], ..., (32,64] = T_train, (64,128], (128,256]; YaRN scaling runs
+"$EVAL" --ckpt "$W/run" --data "$W/s_val_000000.bin" --len 64,256 --tokens 512 --per-position --rope-scaling yarn \
+  --json "$W/pos.json" >"$W/pos.txt" 2>&1 &&
+  /usr/bin/python3 -c "
+import json, math
+r = json.load(open('$W/pos.json'))
+assert [x['len'] for x in r] == [64, 256] and all(x['rope_scaling'] == 'yarn' and x['task'] == 'loss' for x in r), r
+b = r[1]['per_position']
+assert [x['hi'] for x in b] == [1, 2, 4, 8, 16, 32, 64, 128, 256], b
+assert [x['lo'] for x in b] == [1, 2, 3, 5, 9, 17, 33, 65, 129], b
+assert all(x['count'] == (x['hi'] - x['lo'] + 1) * 2 for x in b), b   # 512 tokens = 2 windows of 256
+mean = sum(x['loss'] * x['count'] for x in b) / sum(x['count'] for x in b)
+assert abs(mean - r[1]['loss']) < 1e-4 * r[1]['loss'], (mean, r[1]['loss'])  # the buckets add up to the mean
+assert [x['hi'] for x in r[0]['per_position']] == [1, 2, 4, 8, 16, 32, 64]
+" && grep -q '^loss by position, p=0' "$W/pos.txt" && grep -qE '^ +129\.\.256 +- +[0-9.]+$' "$W/pos.txt" &&
+  ok "--per-position: log-scale buckets in the table and the JSON, their weighted mean is the loss (yarn)" ||
+  bad "--per-position: $(tail -5 "$W/pos.txt")"
+/usr/bin/python3 "$(dirname "${BASH_SOURCE[0]}")/../../scripts/plot_eval.py" "$W/pos.json" --kind position -o "$W/pos.png" >/dev/null &&
+  [ -s "$W/pos.png" ] && ok "plot_eval.py --kind position draws loss by position" || bad "plot_eval.py --kind position"
 head -c 3000 "$CK" >"$W/trunc.safetensors"
 expect_error "truncated checkpoint" "$EVAL" --ckpt "$W/trunc.safetensors" --data "$W/s_val_000000.bin"
 head -c 5 "$CK" >"$W/tiny.safetensors"
@@ -213,7 +239,7 @@ check_help "$TRAIN" --attn --attn-impl --reweight-p --model --layers --heads --c
   --warmup --weight-decay --grad-clip --seed --train-data --val-data --val-every --val-tokens --out --ckpt-every --resume \
   --device --rope-base --config --sample-every --sample-tokens --sample-top-k --sample-prompt --tokenizer-dir && ok "train_gpt2 --help lists every option and the parser accepts each" || bad "train_gpt2 help/parser"
 check_help "$EVAL" --ckpt --data --len --reweight-p --rope-scaling --attn --attn-impl --tokens --json --device --prompt --max-new-tokens \
-  --top-k --temperature --seed --tokenizer-dir &&
+  --top-k --temperature --seed --tokenizer-dir --task --per-position --passkey-depths --passkey-keys &&
   ok "eval_gpt2 --help lists every option and the parser accepts each" || bad "eval_gpt2 help/parser"
 # a config file gives the same run as the same flags
 cat >"$W/cfg.toml" <<EOF

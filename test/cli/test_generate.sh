@@ -86,6 +86,52 @@ out=$("$EVAL" --ckpt "$W/run" --prompt "The quick brown" --max-new-tokens 45 --t
 LSSA_DATA_DIR=$W/data_dir "$EVAL" --ckpt "$W/run" --prompt "The quick brown" --max-new-tokens 2 >/dev/null 2>&1 &&
   ok "eval finds the tokenizer in \$LSSA_DATA_DIR/tokenizer" || bad "eval default tokenizer folder"
 
+# ---- eval_gpt2 --task passkey (plumbing: a model trained on one sentence retrieves nothing) -----
+"$EVAL" --ckpt "$W/run" --task passkey --len 96,128 --passkey-depths 0,50,100 --passkey-keys 2 --seed 5 \
+  --tokenizer-dir "$TOK" --json "$W/pk.json" >"$W/pk.txt" 2>"$W/pk.err" &&
+  /usr/bin/python3 -c "
+import json
+r = json.load(open('$W/pk.json'))
+assert [(x['len'], x['depth']) for x in r] == [(l, d) for l in (96, 128) for d in (0, 50, 100)], r
+for x in r:
+    assert x['task'] == 'passkey' and x['trials'] == 2 and len(x['outputs']) == 2 and x['tokenizer'] == 'gpt2', x
+    assert x['correct'] == round(x['accuracy'] * 2) and x['rope_scaling'] == 'ntk' and x['key_seed'] == 5, x
+    assert all(len(k) == 5 and k.isdigit() for k in x['keys']) and x['keys'] == r[0]['keys'], x
+" && grep -qE '^passkey accuracy \(%\), p=0$' "$W/pk.txt" && grep -qE '^ +128 +4( +[0-9.]+){4}$' "$W/pk.txt" &&
+  grep -q 'tokenizer gpt2 | 2 keys per cell (seed 5)' "$W/pk.txt" &&
+  ok "eval --task passkey: a cell per (length, depth), the table and the JSON records" ||
+  bad "eval --task passkey: $(cat "$W/pk.txt" "$W/pk.err" | tail -8)"
+/usr/bin/python3 "$(dirname "${BASH_SOURCE[0]}")/../../scripts/plot_eval.py" "$W/pk.json" -o "$W/pk.png" >/dev/null &&
+  [ -s "$W/pk.png" ] && ok "plot_eval.py draws the passkey heat map" || bad "plot_eval.py passkey heat map"
+expect_error "eval --task passkey: a length shorter than the prompt" "$EVAL" --ckpt "$W/run" --task passkey --len 32 --tokenizer-dir "$TOK"
+expect_error "eval --task passkey without any tokenizer" "$EVAL" --ckpt "$W/run" --task passkey --len 96
+# ---- byte-level models: the tokenizer comes from the shard header and the checkpoint ------------
+"$PREP" --tokenizer bytes --out-prefix "$W/bfox" --no-progress "$W/train.txt" --val-inputs "$W/val.txt" >/dev/null ||
+  bad "prepare_data --tokenizer bytes"
+BYTES=(--model tiny --seq-len 64 --train-data "$W/bfox_train_000000.bin" --val-data "$W/bfox_val_000000.bin"
+       --batch 4 --total-batch 256 --lr 1e-2 --warmup 2 --val-every 0 --val-tokens 128 --threads 2)
+# 200 steps: val loss ~1.3 nats/byte, enough for the greedy continuation to start with " fox"
+"$TRAIN" "${BYTES[@]}" --steps 200 --sample-every 200 --sample-tokens 12 --sample-prompt "The quick brown" --out "$W/brun" \
+  >"$W/brun.log" 2>&1 || { bad "byte-level training run"; tail -3 "$W/brun.log"; }
+grep -q "V=257 (Vp=384, tokenizer bytes)" "$W/brun.log" && grep -q "as text (bytes) | prompt The quick brown$" "$W/brun.log" &&
+  ok "byte shards: V = 257 (Vp = 384), samples shown as text, no tokenizer files" ||
+  bad "byte shards: V and samples as text" "$(grep -E '^(model|samples)' "$W/brun.log")"
+out=$("$EVAL" --ckpt "$W/brun" --prompt "The quick brown" --max-new-tokens 12 --top-k 1 2>"$W/berr.txt")
+[[ "$out" == "The quick brown fox"* ]] && [ "${#out}" -eq 27 ] && grep -q "15 prompt tokens + 12 new" "$W/berr.txt" &&
+  ok "eval --prompt on a byte-level model: '$out'" || bad "eval --prompt on a byte-level model: '$out' $(cat "$W/berr.txt")"
+expect_error "eval: a byte-level model on GPT-2 shards" "$EVAL" --ckpt "$W/brun" --data "$W/fox_val_000000.bin"
+expect_error "train: --tokenizer gpt2 on byte shards" "$TRAIN" "${BYTES[@]}" --steps 1 --tokenizer gpt2
+expect_error "train: byte training data with GPT-2 validation data" "$TRAIN" "${BYTES[@]}" --steps 1 --val-data "$W/fox_val_000000.bin"
+# passkey on a byte-level model: the checkpoint's tokenizer (bytes) builds the prompts, no tokenizer files
+"$EVAL" --ckpt "$W/brun" --task passkey --len 1024 --passkey-depths 50 --passkey-keys 1 --json "$W/bpk.json" \
+  >"$W/bpk.txt" 2>"$W/bpk.err" &&
+  /usr/bin/python3 -c "
+import json
+r = json.load(open('$W/bpk.json'))
+assert len(r) == 1 and r[0]['tokenizer'] == 'bytes' and r[0]['len'] == 1024 and r[0]['trials'] == 1, r
+" && grep -q 'tokenizer bytes | 1 keys per cell' "$W/bpk.txt" &&
+  ok "eval --task passkey on a byte-level model" || bad "eval --task passkey on a byte-level model: $(cat "$W/bpk.txt" "$W/bpk.err" | tail -8)"
+
 # ---- bad input ----------------------------------------------------------------------------------
 expect_error "eval --max-new-tokens 0" "$EVAL" --ckpt "$W/run" --prompt "The" --max-new-tokens 0 --tokenizer-dir "$TOK"
 expect_error "eval: a missing --tokenizer-dir" "$EVAL" --ckpt "$W/run" --prompt "The" --tokenizer-dir "$W/nope"

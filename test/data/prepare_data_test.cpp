@@ -253,6 +253,29 @@ TEST_F(PrepareData, JsonlDocuments) {
   EXPECT_NE(r.out.find("documents: 3"), std::string::npos) << r.out;
 }
 
+// --tokenizer bytes: a token per byte after the separator 256, no tokenizer files needed, the
+// tag in every shard header; --min-doc-tokens counts bytes.
+TEST_F(PrepareData, BytesTokenizerWritesBytesAndTagsTheShards) {
+  write_text(dir + "/in/a.txt", "hi\n");
+  write_text(dir + "/in/b.txt", std::string("\xc3\xa9\x00", 3));
+  write_text(dir + "/in/c.txt", "x");
+  write_text(dir + "/v.txt", "val");
+  expect_clean_error(run({"--tokenizer", "bpe", "--out-prefix", out_dir + "/x", dir + "/v.txt"}, false), "--tokenizer");
+  Result r = run({"--tokenizer", "bytes", "--min-doc-tokens", "2", "--out-prefix", out_dir + "/t", dir + "/in",
+                  "--val-inputs", dir + "/v.txt"},
+                 false);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(split_tokens("train"), (std::vector<int32_t>{256, 'h', 'i', '\n', 256, 0xc3, 0xa9, 0}));
+  EXPECT_EQ(split_tokens("val"), (std::vector<int32_t>{256, 'v', 'a', 'l'}));
+  for (const std::string& s : shards("train")) EXPECT_EQ(lssa::shard_tokenizer_tag(s), lssa::kShardTagBytes) << s;
+  for (const std::string& s : shards("val")) EXPECT_EQ(lssa::shard_tokenizer_tag(s), lssa::kShardTagBytes) << s;
+  EXPECT_NE(r.out.find("bytes ids (V = 257)"), std::string::npos) << r.out;
+  // GPT-2 shards keep llm.c's header (tag 0)
+  Result g = run({"--out-prefix", out_dir + "/g", dir + "/v.txt", "--val-docs", "1", dir + "/in/a.txt"});
+  ASSERT_EQ(g.code, 0) << g.err;
+  for (const std::string& s : shards("train", "g")) EXPECT_EQ(lssa::shard_tokenizer_tag(s), lssa::kShardTagGpt2) << s;
+}
+
 TEST_F(PrepareData, MinDocTokensDropsShortDocuments) {
   write_text(dir + "/d/1.txt", "short");
   write_text(dir + "/d/2.txt", "this document is clearly long enough to be kept by the filter");

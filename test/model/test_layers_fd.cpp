@@ -153,9 +153,10 @@ TEST(LayersFd, CrossEntropyIgnoresPaddedColumns) {
 TEST(LayersFd, RopeBackwardIsTheInverseRotation) {
   const int B = 2, T = 5, NH = 2, HS = 8, C = NH * HS;
   Rng rng(7);
-  for (RopeScaling s : {RopeScaling::None, RopeScaling::Ntk, RopeScaling::Dynamic}) {
+  for (RopeScaling s : {RopeScaling::None, RopeScaling::Ntk, RopeScaling::Dynamic, RopeScaling::Yarn}) {
     RopeTable tab;
     tab.build(s, 10000.0, T, /*T_train=*/2, HS);
+    const double m = rope_magnitude(s, T, 2);  // YaRN scales q and k by m beyond T_train
     auto x = randn(B * T * 3 * C, rng), R = randn(B * T * 3 * C, rng);
     auto loss = [&] {
       std::vector<double> y = x;
@@ -165,10 +166,16 @@ TEST(LayersFd, RopeBackwardIsTheInverseRotation) {
     std::vector<double> g = R;
     rope_apply(g.data(), tab, B, T, NH, HS, -1);
     expect_grad(x, g, loss, rope_scaling_name(s));
-    // a rotation preserves norms; v is untouched
+    // a rotation preserves norms (times m on q, k); v is untouched
     std::vector<double> y = x;
     rope_apply(y.data(), tab, B, T, NH, HS, +1);
-    EXPECT_NEAR(dot(y, y), dot(x, x), 1e-9 * dot(x, x));
+    double qk_x = 0, qk_y = 0;
+    for (int bt = 0; bt < B * T; bt++)
+      for (int c = 0; c < 2 * C; c++) {
+        qk_x += x[bt * 3 * C + c] * x[bt * 3 * C + c];
+        qk_y += y[bt * 3 * C + c] * y[bt * 3 * C + c];
+      }
+    EXPECT_NEAR(qk_y, m * m * qk_x, 1e-9 * qk_y) << rope_scaling_name(s);
     for (int bt = 0; bt < B * T; bt++)
       for (int c = 2 * C; c < 3 * C; c++) EXPECT_EQ(y[bt * 3 * C + c], x[bt * 3 * C + c]);
   }
@@ -181,6 +188,36 @@ TEST(LayersFd, RopeNtkBase) {
   EXPECT_DOUBLE_EQ(rope_base_at(RopeScaling::Dynamic, 10000, 63, 128, 64, 16), 10000);
   EXPECT_NEAR(rope_base_at(RopeScaling::Dynamic, 10000, 127, 128, 64, 16), 10000 * std::pow(2.0, 16.0 / 14.0), 1e-6);
   EXPECT_DOUBLE_EQ(rope_base_at(RopeScaling::None, 10000, 127, 128, 64, 16), 10000);
+}
+
+TEST(LayersFd, RopeYarnFrequenciesAndMagnitude) {
+  // T_train = 200, HS = 8, s = 2: r_i = T_train·θ_i/(2π) = 31.83, 3.183, 0.3183, 0.03183, so pair 0
+  // is almost kept (γ = 30.83/31), pair 1 mostly interpolated (γ = 2.183/31), pairs 2, 3 divided by s
+  const double PI = 3.14159265358979323846;
+  const int HS = 8, T_train = 200;
+  for (int i = 0; i < HS / 2; i++) {
+    const double th = std::pow(10000.0, -2.0 * i / HS), r = T_train * th / (2 * PI);
+    const double g = std::min(1.0, std::max(0.0, (r - 1) / 31));
+    EXPECT_NEAR(rope_yarn_theta(10000, i, HS, 2.0, T_train), (1 - g) * th / 2 + g * th, 1e-15) << i;
+    // at T ≤ T_train YaRN is plain RoPE; beyond, the angle is t·θ'_i for every position t
+    EXPECT_DOUBLE_EQ(rope_angle_at(RopeScaling::Yarn, 10000, i, 150, 200, T_train, HS), rope_angle(10000, i, HS, 150));
+    EXPECT_DOUBLE_EQ(rope_angle_at(RopeScaling::Yarn, 10000, i, 150, 400, T_train, HS),
+                     150 * rope_yarn_theta(10000, i, HS, 2.0, T_train));
+  }
+  EXPECT_NEAR(rope_yarn_theta(10000, 0, HS, 2.0, T_train), (1 - 30.830988618379067 / 31) / 2 + 30.830988618379067 / 31, 1e-12);
+  EXPECT_DOUBLE_EQ(rope_yarn_theta(10000, 3, HS, 2.0, T_train), std::pow(10000.0, -0.75) / 2);
+  EXPECT_DOUBLE_EQ(rope_yarn_theta(10000, 0, HS, 2.0, 20000), 1.0);  // r = 3183 > β: kept
+  // m = 0.1·ln s + 1 beyond T_train only, and only for YaRN
+  EXPECT_DOUBLE_EQ(rope_magnitude(RopeScaling::Yarn, 200, 200), 1.0);
+  EXPECT_DOUBLE_EQ(rope_magnitude(RopeScaling::Yarn, 800, 200), 0.1 * std::log(4.0) + 1);
+  EXPECT_DOUBLE_EQ(rope_magnitude(RopeScaling::Ntk, 800, 200), 1.0);
+  // the table carries the magnitude: cos² + sin² = m²
+  RopeTable tab;
+  tab.build(RopeScaling::Yarn, 10000.0, 400, T_train, HS);
+  const double m = 0.1 * std::log(2.0) + 1;
+  for (size_t k = 0; k < tab.cos.size(); k += 37) EXPECT_NEAR(tab.cos[k] * tab.cos[k] + tab.sin[k] * tab.sin[k], m * m, 1e-12);
+  EXPECT_EQ(rope_scaling_from_name("yarn"), RopeScaling::Yarn);
+  EXPECT_STREQ(rope_scaling_name(RopeScaling::Yarn), "yarn");
 }
 
 // The whole model: every parameter entry of a tiny fp64 model against finite differences.

@@ -3,7 +3,7 @@
 // `oracle_reference`, float64 computation stored as float64) and points LSSA_REFERENCE_DIR at
 // them. For every case (each attention variant, and p = 1, 3, 15 on every re-weightable one):
 // logits, loss, every parameter gradient, 3 AdamW steps (losses, grad norms, final weights) and
-// the 2x-length evaluation with NTK and dynamic RoPE scaling. Run in fp64 (tight) and in fp32
+// the 2x-length evaluation with NTK, dynamic and YaRN RoPE scaling. Run in fp64 (tight) and in fp32
 // (the backend as shipped).
 #include <gtest/gtest.h>
 
@@ -138,12 +138,13 @@ void check_case(const std::string& path, const Tol& tol, bool verbose) {
   }
   EXPECT_LE(e_final, tol.final_abs) << "final weights (max abs)";
 
-  // evaluation at 2x the training length (initial parameters), NTK and dynamic scaling
+  // evaluation at 2x the training length (initial parameters), NTK, dynamic and YaRN scaling
   m.params = init;
   auto et = f.at("eval.tokens").as_i32(), ey = f.at("eval.targets").as_i32();
   const int TE = (int)et.size();
   double e_eval = 0;
-  for (auto [scaling, key] : {std::pair{RopeScaling::Ntk, "eval"}, std::pair{RopeScaling::Dynamic, "eval_dynamic"}}) {
+  for (auto [scaling, key] : {std::pair{RopeScaling::Ntk, "eval"}, std::pair{RopeScaling::Dynamic, "eval_dynamic"},
+                              std::pair{RopeScaling::Yarn, "eval_yarn"}}) {
     double el = m.forward(et.data(), ey.data(), 1, TE, scaling);
     auto refl = f.at(std::string(key) + ".logits").as_f64();
     std::vector<double> lg((size_t)TE * V);

@@ -201,7 +201,7 @@ def attention(q, k, v, variant, reweight_p=0, t_train=None, detach_max=False):
 
 
 # ---------------------------------------------------------------------------------------------
-# RoPE (rotate-half) with NTK / dynamic scaling
+# RoPE (rotate-half) with NTK / dynamic / YaRN scaling
 
 def rope_bases(T, HS, base, t_train, scaling):
     """Per-position base, float64 tensor of shape (T,)."""
@@ -219,12 +219,30 @@ def rope_bases(T, HS, base, t_train, scaling):
     raise ValueError(f"unknown rope scaling {scaling!r}")
 
 
+def yarn_theta(HS, base, t_train, s, alpha=1.0, beta=32.0):
+    """YaRN's frequencies (Peng et al. 2023, section 3) at scale s, float64 (HS/2,): a linear ramp
+    in r = t_train / wavelength between interpolating by s (r < alpha) and keeping (r > beta)."""
+    theta = base ** (-2.0 * torch.arange(HS // 2, dtype=torch.float64) / HS)
+    r = t_train / (2 * math.pi / theta)
+    gamma = ((r - alpha) / (beta - alpha)).clamp(0.0, 1.0)
+    return (1 - gamma) * theta / s + gamma * theta
+
+
 def rope_cos_sin(T, HS, base, t_train=None, scaling="none", dtype=torch.float64):
     half = HS // 2
     i = torch.arange(half, dtype=torch.float64)
+    pos = torch.arange(T, dtype=torch.float64).unsqueeze(1)
+    if scaling == "yarn" and t_train is not None and T > t_train:
+        # YaRN: new frequencies, and q, k scaled by sqrt(1/t) = 0.1 ln s + 1 (folded into cos/sin)
+        s = T / t_train
+        ang = pos * yarn_theta(HS, base, t_train, s).unsqueeze(0)
+        m = 0.1 * math.log(s) + 1.0
+        return (m * torch.cos(ang)).to(dtype), (m * torch.sin(ang)).to(dtype)
+    if scaling == "yarn":
+        scaling = "none"
     bases = rope_bases(T, HS, base, t_train, scaling)  # (T,)
     theta = bases.unsqueeze(1) ** (-2.0 * i / HS)      # (T, half)
-    ang = torch.arange(T, dtype=torch.float64).unsqueeze(1) * theta
+    ang = pos * theta
     return torch.cos(ang).to(dtype), torch.sin(ang).to(dtype)
 
 

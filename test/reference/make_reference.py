@@ -7,7 +7,7 @@
 Cases: every attention variant name (gpt2_oracle.VARIANTS), plus <variant>_p<P> for P in 1, 3, 15
 and every re-weightable variant (gpt2_oracle.REWEIGHTABLE). Each file holds the initial
 parameters, a batch, logits/loss/every gradient, 3 AdamW steps and a 2x-length evaluation with
-NTK and dynamic RoPE scaling; see README.md in this folder.
+NTK, dynamic and YaRN RoPE scaling; see README.md in this folder.
 """
 import argparse
 import os
@@ -73,12 +73,15 @@ def make_case(name, out_dir, dtype, store_dtype):
     with torch.no_grad():
         el, eloss = go.forward(params, eval_tokens, cfg, eval_targets, rope_scaling="ntk")
         dl, dloss = go.forward(params, eval_tokens, cfg, eval_targets, rope_scaling="dynamic")
+        yl, yloss = go.forward(params, eval_tokens, cfg, eval_targets, rope_scaling="yarn")
     out["eval.tokens"] = eval_tokens.to(torch.int32)
     out["eval.targets"] = eval_targets.to(torch.int32)
     out["eval.logits"] = st(el)
     out["eval.loss"] = st(eloss.reshape(1))
     out["eval_dynamic.logits"] = st(dl)
     out["eval_dynamic.loss"] = st(dloss.reshape(1))
+    out["eval_yarn.logits"] = st(yl)
+    out["eval_yarn.loss"] = st(yloss.reshape(1))
 
     # 3 AdamW steps on the same batch
     opt = go.AdamW(beta1=0.9, beta2=0.95, eps=1e-8, weight_decay=0.1, grad_clip=1.0)
@@ -106,7 +109,7 @@ def make_case(name, out_dir, dtype, store_dtype):
         "batch": str(B), "dtype": str(dtype).replace("torch.", ""),
         "store_dtype": str(store_dtype).replace("torch.", ""),
         "rope_scaling_train": "none", "eval_rope_scaling": "ntk", "eval_dynamic_rope_scaling":
-        "dynamic", "eval_params": "initial", "eval_len": str(2 * T),
+        "dynamic", "eval_yarn_rope_scaling": "yarn", "eval_params": "initial", "eval_len": str(2 * T),
         "layernorm_eps": "1e-05", "init_seed": str(INIT_SEED), "data_seed": str(DATA_SEED),
         "case": name, "nonfinite": ",".join(bad),
     }

@@ -331,11 +331,12 @@ def t_model_directional_fd(variant, p):
 def t_rope():
     HS, T = 8, 12
     x = torch.randn(1, 1, T, HS, dtype=DT)
-    for sc in ("none", "ntk", "dynamic"):
+    for sc in ("none", "ntk", "dynamic", "yarn"):  # T = 2 T_train: yarn scales norms by m
         cos, sin = go.rope_cos_sin(T, HS, 10000.0, 6, sc)
         y = go.apply_rope(x, cos, sin)
-        assert_close(y.norm(dim=-1), x.norm(dim=-1), what=f"norm {sc}")
-        assert_close(y[..., 0, :], x[..., 0, :], what="position 0 is identity")
+        m = 0.1 * math.log(2.0) + 1 if sc == "yarn" else 1.0
+        assert_close(y.norm(dim=-1), m * x.norm(dim=-1), what=f"norm {sc}")
+        assert_close(y[..., 0, :], m * x[..., 0, :], what="position 0 is identity")
     # explicit formula at one position/pair
     cos, sin = go.rope_cos_sin(T, HS, 10000.0)
     y = go.apply_rope(x, cos, sin)
@@ -353,6 +354,19 @@ def t_rope():
     assert bool((b[:12] == 10000.0).all())
     assert abs(float(b[23]) - 10000.0 * 2 ** (HS / (HS - 2))) < 1e-6
     assert abs(float(b[17]) - 10000.0 * 1.5 ** (HS / (HS - 2))) < 1e-6
+    # YaRN: T <= T_train is plain RoPE; at T = 2 T_train with T_train = 200 and HS = 8 the pairs'
+    # r = T_train·θ_i/(2π) are 31.8 (ramp, γ = 30.8/31), 3.18 (γ = 2.18/31), 0.318 and 0.0318 (γ = 0)
+    c0, s0 = go.rope_cos_sin(12, HS, 10000.0, 12, "none")
+    c1, s1 = go.rope_cos_sin(12, HS, 10000.0, 12, "yarn")
+    assert bool((c0 == c1).all() and (s0 == s1).all())
+    th = go.yarn_theta(HS, 10000.0, 200, 2.0)
+    for i, gamma in enumerate([30.830988618379067 / 31, 2.1830988618379067 / 31, 0.0, 0.0]):
+        t0 = 10000.0 ** (-2 * i / HS)
+        assert abs(float(th[i]) - ((1 - gamma) * t0 / 2 + gamma * t0)) < 1e-9 * t0, (i, float(th[i]))
+    cy, sy = go.rope_cos_sin(400, HS, 10000.0, 200, "yarn")
+    m = 0.1 * math.log(2.0) + 1
+    assert_close(torch.sqrt(cy ** 2 + sy ** 2), torch.full_like(cy, m), what="yarn magnitude")
+    assert abs(float(cy[7, 2]) - m * math.cos(7 * 10000.0 ** (-2 * 2 / HS) / 2)) < 1e-12
 
 
 def t_adamw_vs_torch():

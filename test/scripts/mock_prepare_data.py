@@ -6,7 +6,10 @@ the "tokenizer" is one token per UTF-8 byte (token = byte value), not GPT-2 BPE.
 exercise setup.sh's and fineweb.py's plumbing (inputs, splits, naming, checks) without the C++ tool;
 token counts it produces are byte counts.
 
-prepare_data --tokenizer-dir DIR --out-prefix PATH/NAME [--shard-tokens N]
+With --tokenizer bytes it writes what the real tool does: the separator 256 before every document
+and the bytes tokenizer's tag (1) in word 3 of the header.
+
+prepare_data --tokenizer-dir DIR [--tokenizer gpt2|bytes] --out-prefix PATH/NAME [--shard-tokens N]
              [--val-docs K | --val-fraction F | --val-inputs INPUT...] [--threads N]
              [--min-doc-tokens N] [--no-progress] INPUT...
 """
@@ -44,16 +47,16 @@ def documents(path):
         die("no such input: %s" % path)
 
 
-def write_shards(prefix, split, docs, shard_tokens):
+def write_shards(prefix, split, docs, shard_tokens, tag=0):
     toks = array.array("H")
     for d in docs:
-        toks.append(EOT)
+        toks.append(256 if tag == 1 else EOT)
         toks.extend(d)
     n = 0
     for start in range(0, max(len(toks), 1), shard_tokens):
         chunk = toks[start:start + shard_tokens]
         header = [0] * 256
-        header[0], header[1], header[2] = 20240520, 1, len(chunk)
+        header[0], header[1], header[2], header[3] = 20240520, 1, len(chunk), tag
         path = "%s_%s_%06d.bin" % (prefix, split, n)
         with open(path, "wb") as f:
             f.write(struct.pack("<256i", *header))
@@ -99,8 +102,11 @@ def main(argv):
         k = int(round(float(opts["val-fraction"]) * len(train)))
         val, train = train[:k], train[k:]
     st = int(opts["shard-tokens"])
-    ntr = write_shards(opts["out-prefix"], "train", train, st) if train else 0
-    nva = write_shards(opts["out-prefix"], "val", val, st) if val else 0
+    tag = {"gpt2": 0, "bytes": 1}.get(opts.get("tokenizer", "gpt2"))
+    if tag is None:
+        die("--tokenizer must be gpt2 or bytes")
+    ntr = write_shards(opts["out-prefix"], "train", train, st, tag) if train else 0
+    nva = write_shards(opts["out-prefix"], "val", val, st, tag) if val else 0
     print("mock_prepare_data: train %d docs %d tokens, val %d docs %d tokens" % (len(train), ntr, len(val), nva))
     return 0
 

@@ -163,6 +163,8 @@ else
 fi
 check "longeval: only a validation split [$label]" \
   bash -c "ls '$S/shards/' | grep -q '^longeval_val_000000.bin$' && ! ls '$S/shards/' | grep -q '^longeval_train_'"
+check "longeval_bytes: the same 30 documents as byte-level shards, only a validation split [$label]" \
+  bash -c "grep -q 'longeval_bytes:  val 30 docs' <<<'$out' && ls '$S/shards/' | grep -q '^longeval_bytes_val_000000.bin$' && ! ls '$S/shards/' | grep -q '^longeval_bytes_train_'"
 m1=$(snap "$S")
 out=$(LSSA_DATA_DIR=$S LSSA_PKG_CACHE=$D/raw PREPARE_DATA=$PD "$SETUP" --tiny 2>&1); rc=$?
 m2=$(snap "$S")

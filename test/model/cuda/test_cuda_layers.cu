@@ -182,7 +182,8 @@ TEST_F(CudaLayers, RopeForwardAndInverseIncludingNtk) {
     int T_train;
   };
   for (S s : {S{1, 1, 1, 64, RopeScaling::None, 64}, S{2, 7, 3, 64, RopeScaling::None, 64},
-              S{1, 129, 2, 32, RopeScaling::Ntk, 64}, S{2, 1000, 2, 128, RopeScaling::Dynamic, 256}}) {
+              S{1, 129, 2, 32, RopeScaling::Ntk, 64}, S{2, 1000, 2, 128, RopeScaling::Dynamic, 256},
+              S{1, 300, 2, 64, RopeScaling::Yarn, 100}}) {
     const int C = s.NH * s.HS;
     auto qkv = random_bf16((size_t)s.B * s.T * 3 * C, 60);
     RopeTable tab;

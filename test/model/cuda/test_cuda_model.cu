@@ -141,7 +141,7 @@ TEST_P(CudaModel, EvaluationPastTrainingLengthWithNtkMatchesCpu) {
   cpu->set_params(p0);
   gpu->set_params(p0);
   std::vector<int> x, y;
-  for (RopeScaling s : {RopeScaling::Ntk, RopeScaling::Dynamic}) {
+  for (RopeScaling s : {RopeScaling::Ntk, RopeScaling::Dynamic, RopeScaling::Yarn}) {
     batch(1, 1, 256, c.V, x, y);  // 4 × T_train
     const double lc = cpu->forward(x.data(), y.data(), 1, 256, s), lg = gpu->forward(x.data(), y.data(), 1, 256, s);
     EXPECT_NEAR(lg, lc, 0.01 * lc) << rope_scaling_name(s);

@@ -1,0 +1,92 @@
+// Passkey retrieval end to end: a tiny model trained for about a minute (one core) on synthetic passkey
+// documents (random 5-digit keys at random depths, the key repeated after the question) retrieves
+// keys it has never seen at 1x T_train through the same harness eval_gpt2 --task passkey runs
+// (prompt builder, greedy decoding with model/sampler.h, exact-digit scorer) — far above chance
+// (1 in 90,000 for a key) — and an untrained model retrieves none.
+//
+// The vocabulary is the word-level test tokenizer's (test/eval/word_tokenizer.h, ~60 ids), so the
+// classifier is tiny and the model's capacity goes to the copy the task needs (an induction head).
+// Seeds: initialisation 1, training keys and depths 2, evaluation keys 3 (fixed, printed).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+
+#include "eval/passkey.h"
+#include "model/model.h"
+#include "runtime/rng.h"
+#include "test/eval/word_tokenizer.h"
+
+using namespace lssa;
+
+namespace {
+constexpr uint64_t kInitSeed = 1, kTrainSeed = 2, kEvalSeed = 3;
+}
+
+TEST(PasskeyEndToEnd, ATinyTrainedModelRetrievesUnseenKeysAtTrainLength) {
+  const PasskeyTemplate& tpl = passkey_default_template();
+  const lssa_test::WordTokenizer tok({tpl.intro, tpl.filler, tpl.needle, tpl.question});
+  GPT2Config c;
+  c.L = 2;
+  c.NH = 4;
+  c.C = 64;
+  c.V = tok.vocab_size();
+  c.Vp = padded_vocab(c.V);
+  c.T_train = 96;
+  c.attn = "softmax";
+  PasskeyPromptBuilder builder(tok, tpl);
+  std::printf("vocabulary %d, prompt without filler %d tokens, T_train %d; seeds init %llu train %llu eval %llu\n", c.V,
+              builder.min_len("12345"), c.T_train, (unsigned long long)kInitSeed, (unsigned long long)kTrainSeed,
+              (unsigned long long)kEvalSeed);
+
+  auto model = make_cpu_model(c);
+  model->set_params(gpt2_init_params(c, kInitSeed));
+  PasskeyConfig pc;
+  pc.lens = {c.T_train};
+  pc.depths = {0.0, 0.5, 1.0};
+  pc.keys = passkey_keys(10, kEvalSeed);
+  const std::vector<PasskeyCell> before = run_passkey(*model, tok, tpl, pc);
+  for (const PasskeyCell& cell : before) EXPECT_EQ(cell.correct, 0) << "untrained, depth " << cell.depth;
+
+  // training documents: a prompt and its answer, T_train + 1 tokens (inputs and shifted targets)
+  // 1,500 steps at a constant 1e-2: the copy is learned in a jump near step 1,200 (shorter or
+  // cosine-decayed runs of 1,000 steps retrieve nothing)
+  const int B = 8, T = c.T_train, steps = 1500;
+  Rng rng(kTrainSeed);
+  std::vector<int> x((size_t)B * T), y((size_t)B * T);
+  AdamWConfig opt;
+  opt.weight_decay = 0.0;
+  double loss = 0;
+  for (int step = 1; step <= steps; step++) {
+    for (int b = 0; b < B; b++) {
+      const std::string key = std::to_string(10000 + rng.below(90000));
+      PasskeyPrompt p = builder.build(T + 1 - 5, rng.uniform(), key);  // the answer is 5 word tokens
+      p.tokens.insert(p.tokens.end(), p.answer.begin(), p.answer.end());
+      ASSERT_EQ((int)p.tokens.size(), T + 1);
+      for (int t = 0; t < T; t++) {
+        x[(size_t)b * T + t] = p.tokens[t];
+        y[(size_t)b * T + t] = p.tokens[t + 1];
+      }
+    }
+    loss = model->forward(x.data(), y.data(), B, T);
+    model->zero_grad();
+    model->backward(1.0f);
+    const double norm = model->grad_norm();
+    const double lr = 1e-2 * std::min(1.0, step / 20.0);
+    model->adamw_step(opt, lr, norm > 1.0 ? 1.0 / norm : 1.0, step);
+    if (step % 250 == 0) std::printf("step %d loss %.4f\n", step, loss);
+  }
+
+  const std::vector<PasskeyCell> after = run_passkey(*model, tok, tpl, pc);
+  int correct = 0, trials = 0;
+  for (const PasskeyCell& cell : after) {
+    std::printf("depth %3.0f%%: %d/%zu correct (key %s -> '%s')\n", 100 * cell.depth, cell.correct, cell.outputs.size(),
+                pc.keys[0].c_str(), cell.outputs[0].c_str());
+    correct += cell.correct;
+    trials += (int)cell.outputs.size();
+  }
+  // Chance is 1/90,000 per trial (3e-4 expected hits in 30). This model gets 19 of 30 here (1 of
+  // 10 at depth 0, where the key is farthest from the question; 8 and 10 at 50 and 100 %); a third
+  // leaves room for another BLAS's rounding to move the training trajectory.
+  EXPECT_GE(correct, trials / 3) << correct << " of " << trials;
+}
