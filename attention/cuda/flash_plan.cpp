@@ -33,58 +33,38 @@ FlashRoute flash_route(const AttnSpec& s, int HS) {
 
 static int cdiv(int a, int b) { return (a + b - 1) / b; }
 
-FlashLaunch flash_fwd_launch(int B, int T, int NH, int HS) {
+// A block per `tile` rows of one (batch, head), with the kernel's warps and shared memory (Traits).
+template <class Traits>
+static FlashLaunch tile_launch(int B, int T, int NH, int tile) {
   FlashLaunch l;
-  int Br = 0, smem = 0, warps = 0;
-  if (HS == 64) {
-    Br = FlashFwdTraits<64>::Br, smem = FlashFwdTraits<64>::kSmemBytes, warps = FlashFwdTraits<64>::kWarps;
-  } else if (HS == 128) {
-    Br = FlashFwdTraits<128>::Br, smem = FlashFwdTraits<128>::kSmemBytes, warps = FlashFwdTraits<128>::kWarps;
-  } else {
-    fail(strfmt("flash attention: unsupported head size %d", HS));
-  }
-  l.grid_x = cdiv(T, Br);
+  l.grid_x = cdiv(T, tile);
   l.grid_y = NH;
   l.grid_z = B;
-  l.threads = 32 * warps;
-  l.smem_bytes = smem;
+  l.threads = 32 * Traits::kWarps;
+  l.smem_bytes = Traits::kSmemBytes;
   return l;
+}
+
+static void require_fused_head_size(int HS) {
+  if (HS != 64 && HS != 128) fail(strfmt("flash attention: unsupported head size %d", HS));
+}
+
+FlashLaunch flash_fwd_launch(int B, int T, int NH, int HS) {
+  require_fused_head_size(HS);
+  return HS == 64 ? tile_launch<FlashFwdTraits<64>>(B, T, NH, FlashFwdTraits<64>::Br)
+                  : tile_launch<FlashFwdTraits<128>>(B, T, NH, FlashFwdTraits<128>::Br);
 }
 
 FlashLaunch flash_bwd_launch(int B, int T, int NH, int HS) {
-  FlashLaunch l;
-  int Bc = 0, smem = 0, warps = 0;
-  if (HS == 64) {
-    Bc = FlashBwdTraits<64>::Bc, smem = FlashBwdTraits<64>::kSmemBytes, warps = FlashBwdTraits<64>::kWarps;
-  } else if (HS == 128) {
-    Bc = FlashBwdTraits<128>::Bc, smem = FlashBwdTraits<128>::kSmemBytes, warps = FlashBwdTraits<128>::kWarps;
-  } else {
-    fail(strfmt("flash attention: unsupported head size %d", HS));
-  }
-  l.grid_x = cdiv(T, Bc);
-  l.grid_y = NH;
-  l.grid_z = B;
-  l.threads = 32 * warps;
-  l.smem_bytes = smem;
-  return l;
+  require_fused_head_size(HS);
+  return HS == 64 ? tile_launch<FlashBwdTraits<64>>(B, T, NH, FlashBwdTraits<64>::Bc)
+                  : tile_launch<FlashBwdTraits<128>>(B, T, NH, FlashBwdTraits<128>::Bc);
 }
 
 FlashLaunch flash_dq_launch(int B, int T, int NH, int HS) {
-  FlashLaunch l;
-  int Br = 0, smem = 0, warps = 0;
-  if (HS == 64) {
-    Br = FlashDqTraits<64>::Br, smem = FlashDqTraits<64>::kSmemBytes, warps = FlashDqTraits<64>::kWarps;
-  } else if (HS == 128) {
-    Br = FlashDqTraits<128>::Br, smem = FlashDqTraits<128>::kSmemBytes, warps = FlashDqTraits<128>::kWarps;
-  } else {
-    fail(strfmt("flash attention: unsupported head size %d", HS));
-  }
-  l.grid_x = cdiv(T, Br);
-  l.grid_y = NH;
-  l.grid_z = B;
-  l.threads = 32 * warps;
-  l.smem_bytes = smem;
-  return l;
+  require_fused_head_size(HS);
+  return HS == 64 ? tile_launch<FlashDqTraits<64>>(B, T, NH, FlashDqTraits<64>::Br)
+                  : tile_launch<FlashDqTraits<128>>(B, T, NH, FlashDqTraits<128>::Br);
 }
 
 FlashLaunch flash_row_launch(int B, int T, int NH) {
