@@ -21,6 +21,14 @@
 //
 // adds the mean loss per position bucket (eval/position_loss.h) to the table and the records.
 //
+//   ./eval_gpt2 --ckpt runs/lssa --data 'longeval_val_*.bin' --reweight-p 0,15 --attn-stats [--attn-stats-heads]
+//
+// adds each layer's attention statistics per position bucket (the same buckets): row entropy,
+// first-token (sink) weight, largest weight and row mass, of the final weights and, for p > 0, of
+// the same rows before re-weighting (attention/attention_stats.h, eval/attn_stats_report.h,
+// docs/evaluation.md). On a GPU this runs the reference attention (the fused kernels do not
+// compute them).
+//
 //   ./eval_gpt2 --ckpt runs/lssa --task passkey --len 1024,2048,4096 --reweight-p 0,15
 //
 // runs passkey retrieval (eval/passkey.h) instead, offline: accuracy per (length, depth, p).
@@ -38,6 +46,7 @@
 #include "data/loader.h"
 #include "data/text_tokenizer.h"
 #include "data/tokenizer.h"
+#include "eval/attn_stats_report.h"
 #include "eval/passkey.h"
 #include "eval/position_loss.h"
 #include "model/checkpoint.h"
@@ -239,9 +248,12 @@ static int run(int argc, char** argv) {
   nlohmann::json records = nlohmann::json::array();
   std::vector<std::vector<double>> table(lens.size(), std::vector<double>(ps.size()));
   std::vector<std::vector<std::optional<PositionLoss>>> by_position(lens.size(), std::vector<std::optional<PositionLoss>>(ps.size()));
+  // --attn-stats: (len, p) → one accumulator per layer
+  std::vector<std::vector<std::vector<AttnStats>>> attn_stats(lens.size(), std::vector<std::vector<AttnStats>>(ps.size()));
   for (size_t pi = 0; pi < ps.size(); pi++) {
     GPT2Config c = cfg;
     c.attn_opt.reweight_p = ps[pi];
+    c.attn_stats = ec.attn_stats;
     std::unique_ptr<Gpt2Model> model = make_model(c, ec.device, stdout, ModelUse::Evaluate);
     model->set_params(lm.params);
     if (model->attention_impl() != attn_impl) {
@@ -254,12 +266,18 @@ static int run(int argc, char** argv) {
       std::vector<int> x(len), y(len);
       double sum = 0;
       PositionLoss by_pos(len, cfg.T_train);
+      std::vector<AttnStats>& layer_stats = attn_stats[li][pi];
+      if (ec.attn_stats) {  // Base (before re-weighting) only when this p re-weights
+        layer_stats.assign(cfg.L, AttnStats(cfg.NH, position_bucket_edges(len, cfg.T_train), ps[pi] > 0.f));
+        model->set_attn_stats(&layer_stats);
+      }
       auto t0 = Clock::now();
       for (const Window& w : windows) {
         read_window(data, w, len, x.data(), y.data());
         sum += model->forward(x.data(), y.data(), 1, len, scaling);
         if (ec.per_position) by_pos.add(model->losses().data());  // (len,)
       }
+      model->set_attn_stats(nullptr);
       double loss = sum / windows.size();
       double secs = std::chrono::duration<double>(Clock::now() - t0).count();
       table[li][pi] = loss;
@@ -283,6 +301,7 @@ static int run(int argc, char** argv) {
         records.back()["per_position"] = buckets;
         by_position[li][pi] = std::move(by_pos);
       }
+      if (ec.attn_stats) records.back()["attn_stats"] = attn_stats_json(layer_stats, ec.attn_stats_heads);
     }
   }
   std::printf("%8s %6s", "len", "x T");
@@ -313,6 +332,14 @@ static int run(int argc, char** argv) {
         std::printf("\n");
       }
     }
+  }
+  if (ec.attn_stats) {  // the longest length's table per p (every length is in the records)
+    const size_t longest = std::max_element(lens.begin(), lens.end()) - lens.begin();
+    for (size_t pi = 0; pi < ps.size(); pi++)
+      print_attn_stats_table(stdout, attn_stats[longest][pi],
+                             strfmt("attention statistics, len=%d, p=%g: means over the heads and rows of each bucket "
+                                    "(entropy in nats; sink, max: shares of the row's |weights|; mass: their sum)",
+                                    lens[longest], ps[pi]).c_str());
   }
   if (!ec.json.empty()) {
     std::string s = records.dump(2) + "\n";

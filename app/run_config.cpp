@@ -162,6 +162,10 @@ void add_eval_options(CLI::App& app, EvalConfig& ec) {
   app.add_option("--model", ec.model, "--plan without --ckpt: the model preset to plan for (d12 = 124M, ...)");
   app.add_option("--task", ec.task, "loss (mean loss on --data) | passkey (retrieval of a 5-digit key, no data needed)")->capture_default_str();
   app.add_flag("--per-position", ec.per_position, "loss: also the mean loss per position bucket (1..T_train on a log scale, then each doubling)");
+  app.add_flag("--attn-stats", ec.attn_stats,
+               "loss: also each layer's attention row entropy, first-token (sink) and largest weight per position bucket, "
+               "with and without re-weighting when p > 0 (docs/evaluation.md; GPU: runs the reference attention)");
+  app.add_flag("--attn-stats-heads", ec.attn_stats_heads, "with --attn-stats: also per head (in the --json records)");
   app.add_option("--passkey-depths", ec.passkey_depths, "passkey: depths of the key in the filler, in percent, comma-separated")->capture_default_str();
   app.add_option("--passkey-keys", ec.passkey_keys, "passkey: keys (trials) per (length, depth, p) cell")->capture_default_str();
 }
@@ -298,6 +302,7 @@ void validate(EvalConfig& ec) {
   if (ec.task == "passkey") {
     if (!ec.prompt.empty()) fail("--prompt generates text and --task passkey runs the passkey task: give one of them");
     if (ec.per_position) fail("--per-position applies to --task loss");
+    if (ec.attn_stats) fail("--attn-stats applies to --task loss");
     if (ec.passkey_keys < 1) fail(strfmt("--passkey-keys must be positive, got %d", ec.passkey_keys));
     parse_percent_list(ec.passkey_depths, "--passkey-depths");
   } else {
@@ -305,7 +310,9 @@ void validate(EvalConfig& ec) {
       fail("--data is required (token shards to evaluate on), or --prompt to generate, or --task passkey");
     if (!ec.data.empty() && !ec.prompt.empty()) fail("--prompt generates text and --data evaluates: give one of them");
     if (ec.per_position && !ec.prompt.empty()) fail("--per-position applies to the loss evaluation, not to --prompt");
+    if (ec.attn_stats && !ec.prompt.empty()) fail("--attn-stats applies to the loss evaluation, not to --prompt");
   }
+  if (ec.attn_stats_heads && !ec.attn_stats) fail("--attn-stats-heads needs --attn-stats");
   if (!ec.prompt.empty()) {
     if (ec.max_new_tokens <= 0) fail(strfmt("--max-new-tokens must be positive, got %d", ec.max_new_tokens));
     if (ec.top_k < 0) fail(strfmt("--top-k must be >= 0 (1 = greedy, 0 = all tokens), got %d", ec.top_k));

@@ -94,6 +94,8 @@ struct EvalConfig {
   // evaluation tasks (eval/): the mean loss (with --data), or passkey retrieval (offline)
   std::string task = "loss";             // loss | passkey
   bool per_position = false;             // loss: also the mean loss per log-scale position bucket
+  bool attn_stats = false;               // loss: also attention entropy / sink / max per layer and position bucket
+  bool attn_stats_heads = false;         // with attn_stats: also per head (JSON)
   std::string passkey_depths = "0,25,50,75,100";  // passkey: needle depths in percent of the filler
   int passkey_keys = 20;                 // passkey: keys (trials) per (length, depth, p) cell; seeded by --seed
 };

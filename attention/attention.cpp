@@ -31,7 +31,7 @@ class CpuReference final : public Attention {
   AttnImpl kind() const override { return AttnImpl::Reference; }
   AttnDevice device() const override { return AttnDevice::Cpu; }
   const char* name() const override { return "cpu reference"; }
-  std::string supports(const AttnSpec&, const AttnShape&, AttnDType dtype) const override {
+  std::string supports(const AttnSpec&, const AttnShape&, AttnDType dtype, bool) const override {  // stats: yes
     if (dtype != AttnDType::F32 && dtype != AttnDType::F64) return "the CPU reference computes in fp32 or fp64";
     return "";
   }
@@ -39,9 +39,9 @@ class CpuReference final : public Attention {
   void forward(const AttnParams& p) const override {
     const AttnShape& s = p.shape;
     if (p.dtype == AttnDType::F64)
-      attention_forward_cpu(p.spec, (double*)p.out, (const double*)p.qkv, s.B, s.T, s.NH, s.HS);
+      attention_forward_cpu(p.spec, (double*)p.out, (const double*)p.qkv, s.B, s.T, s.NH, s.HS, p.stats);
     else
-      attention_forward_cpu(p.spec, (float*)p.out, (const float*)p.qkv, s.B, s.T, s.NH, s.HS);
+      attention_forward_cpu(p.spec, (float*)p.out, (const float*)p.qkv, s.B, s.T, s.NH, s.HS, p.stats);
   }
   void backward(const AttnParams& p) const override {
     const AttnShape& s = p.shape;
@@ -60,12 +60,12 @@ const Attention& attention_cpu_reference() {
 }
 
 const Attention& attention_select(AttnImplChoice choice, const std::vector<const Attention*>& candidates,
-                                  const AttnSpec& spec, const AttnShape& shape, AttnDType dtype) {
+                                  const AttnSpec& spec, const AttnShape& shape, AttnDType dtype, bool stats) {
   std::string why;
   for (const Attention* a : candidates) {
     if (choice == AttnImplChoice::Fused && a->kind() != AttnImpl::Fused) continue;
     if (choice == AttnImplChoice::Reference && a->kind() != AttnImpl::Reference) continue;
-    const std::string no = a->supports(spec, shape, dtype);
+    const std::string no = a->supports(spec, shape, dtype, stats);
     if (no.empty()) return *a;
     why += std::string(why.empty() ? "" : "; ") + a->name() + ": " + no;
   }

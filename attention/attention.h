@@ -2,9 +2,9 @@
 // it, one selection function. The models call attention only through this header.
 //
 //   implementation      device  dtype      where                                  supports
-//   CPU reference       cpu     f32, f64   attention/attention_cpu.h              every variant, every shape
-//   CUDA reference      cuda    bf16       attention/cuda/attention_reference.h   every variant, HS ∈ {32, 64, 128}
-//   CUDA fused          cuda    bf16       attention/cuda/flash_attention.h       flash_route(spec, HS) == Fused
+//   CPU reference       cpu     f32, f64   attention/attention_cpu.h              every variant, every shape, stats
+//   CUDA reference      cuda    bf16       attention/cuda/attention_reference.h   every variant, HS ∈ {32, 64, 128}, stats
+//   CUDA fused          cuda    bf16       attention/cuda/flash_attention.h       flash_route(spec, HS) == Fused, no stats
 //
 // All three compute the same math (attention/attention_math.h; docs/attention_math.md): causal
 // attention of one resolved variant (AttnSpec) on qkv (B, T, 3C) in llm.c's layout (q | k | v,
@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "attention/attention_math.h"
+#include "attention/attention_stats.h"
 
 namespace lssa {
 
@@ -66,6 +67,11 @@ struct AttnParams {
   void* saved = nullptr;           // this call site's AttnWorkspace::saved bytes
   void* scratch = nullptr;         // AttnWorkspace::scratch bytes
   void* stream = nullptr;          // cudaStream_t of CUDA implementations (asynchronous); CPU: unused
+  // ---- optional analysis (eval_gpt2 --attn-stats); null = off, and off costs nothing
+  AttnStats* stats = nullptr;      // host memory: forward() adds every row's statistics (attention_stats.h;
+                                   //   stats->T() == shape.T, heads() == NH; Base rows when has_base()).
+                                   //   Only implementations whose supports(..., stats = true) is "" take it;
+                                   //   the outputs are the same bits with or without it. CUDA: synchronises.
 };
 
 class Attention {
@@ -75,9 +81,9 @@ class Attention {
   virtual AttnDevice device() const = 0;
   // "cpu reference" | "cuda reference" | "cuda fused": what the programs print and record.
   virtual const char* name() const = 0;
-  // "" when this implementation runs `spec` at `shape` (B and T may be 0: any) in `dtype`, else
-  // one line saying why not.
-  virtual std::string supports(const AttnSpec& spec, const AttnShape& shape, AttnDType dtype) const = 0;
+  // "" when this implementation runs `spec` at `shape` (B and T may be 0: any) in `dtype` (and,
+  // with `stats`, also computes the row statistics of AttnParams::stats), else one line saying why not.
+  virtual std::string supports(const AttnSpec& spec, const AttnShape& shape, AttnDType dtype, bool stats) const = 0;
   // Bytes of the caller-owned buffers (training = the backward will run).
   virtual AttnWorkspace workspace(const AttnSpec& spec, const AttnShape& shape, bool training) const = 0;
   // out from qkv (+ saved when p.training). Throws Error (one line) on unsupported input.
@@ -90,9 +96,10 @@ class Attention {
 const Attention& attention_cpu_reference();
 
 // The one selection: among a backend's `candidates` (in preference order, fused first), the first
-// whose kind `choice` allows and which supports (spec, shape, dtype). Throws Error with one line
-// when none does (e.g. --attn-impl fused for a variant without a fused kernel, or on the CPU).
+// whose kind `choice` allows and which supports (spec, shape, dtype, stats). Throws Error with one
+// line when none does (e.g. --attn-impl fused for a variant without a fused kernel, or on the CPU,
+// or --attn-impl fused with attention statistics: the fused kernels do not compute them).
 const Attention& attention_select(AttnImplChoice choice, const std::vector<const Attention*>& candidates,
-                                  const AttnSpec& spec, const AttnShape& shape, AttnDType dtype);
+                                  const AttnSpec& spec, const AttnShape& shape, AttnDType dtype, bool stats = false);
 
 }  // namespace lssa

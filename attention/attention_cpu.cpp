@@ -7,6 +7,8 @@
 #include <cmath>
 #include <vector>
 
+#include "runtime/error.h"
+
 namespace lssa {
 
 namespace {
@@ -234,12 +236,22 @@ void attention_row_weights(const AttnSpec& spec, int n, int T, const R* scores, 
 }
 
 template <typename R>
-void attention_forward_cpu(const AttnSpec& sp, R* out, const R* qkv, int B, int T, int NH, int HS) {
+void attention_forward_cpu(const AttnSpec& sp, R* out, const R* qkv, int B, int T, int NH, int HS, AttnStats* stats) {
   const int C = NH * HS;
   const size_t C3 = 3 * (size_t)C;
+  // --attn-stats: one accumulator per (b, h), merged in (b, h) order after the loop, so the sums do
+  // not depend on the thread count; O(buckets) each
+  std::vector<AttnStats> local;
+  if (stats) {
+    if (stats->T() != T || stats->heads() != NH)
+      fail(strfmt("internal: attention statistics for T = %d, %d heads given to a forward of T = %d, %d heads",
+                  stats->T(), stats->heads(), T, NH));
+    local.assign((size_t)B * NH, AttnStats(1, stats->edges(), stats->has_base()));
+  }
 #pragma omp parallel for schedule(static)
   for (int bh = 0; bh < B * NH; bh++) {
     const int b = bh / NH, h = bh % NH;
+    AttnStats* st = stats ? &local[bh] : nullptr;
     const R* base = qkv + (size_t)b * T * C3;
     HeadView<R> kv;
     kv.setup(sp, base + C + h * HS, C3, T, HS);
@@ -254,6 +266,10 @@ void attention_forward_cpu(const AttnSpec& sp, R* out, const R* qkv, int B, int 
       }
       row_scores(sp, q, kv.k, kv.kstride, n, HS, row.s.data());
       row_forward(sp, n, T, row);
+      if (st) {  // reads the row's weights only: out is the same bits with or without statistics
+        st->add_row(AttnStatSet::Final, 0, n, attn_row_stat(row.w.data(), n));
+        if (st->has_base()) st->add_row(AttnStatSet::Base, 0, n, attn_row_stat(row.a.data(), n));
+      }
       R* o = out + ((size_t)b * T + t) * C + h * HS;
       for (int i = 0; i < HS; i++) o[i] = 0;
       for (int j = 0; j < n; j++) {
@@ -264,6 +280,8 @@ void attention_forward_cpu(const AttnSpec& sp, R* out, const R* qkv, int B, int 
       if (sp.post_layernorm) layernorm_noaffine(o, HS);
     }
   }
+  if (stats)
+    for (int bh = 0; bh < B * NH; bh++) stats->merge_head(local[bh], bh % NH);
 }
 
 template <typename R>
@@ -348,7 +366,7 @@ void attention_backward_cpu(const AttnSpec& sp, R* dqkv, const R* dout, const R*
 }
 
 #define LSSA_INSTANTIATE(R)                                                                         \
-  template void attention_forward_cpu<R>(const AttnSpec&, R*, const R*, int, int, int, int);        \
+  template void attention_forward_cpu<R>(const AttnSpec&, R*, const R*, int, int, int, int, AttnStats*); \
   template void attention_backward_cpu<R>(const AttnSpec&, R*, const R*, const R*, int, int, int, int); \
   template void attention_row_weights<R>(const AttnSpec&, int, int, const R*, R*);
 LSSA_INSTANTIATE(float)

@@ -12,11 +12,16 @@
 #pragma once
 
 #include "attention/attention_math.h"
+#include "attention/attention_stats.h"
 
 namespace lssa {
 
+// stats (null = off): also adds every row's statistics (attention_stats.h) into *stats — the final
+// weights, and the base weights before re-weighting when stats->has_base(); out is the same bits
+// either way. O(T) extra memory per (b, h) (the row's weights are already there).
 template <typename R>
-void attention_forward_cpu(const AttnSpec& spec, R* out, const R* qkv, int B, int T, int NH, int HS);
+void attention_forward_cpu(const AttnSpec& spec, R* out, const R* qkv, int B, int T, int NH, int HS,
+                           AttnStats* stats = nullptr);
 
 template <typename R>
 void attention_backward_cpu(const AttnSpec& spec, R* dqkv, const R* dout, const R* qkv, int B, int T,

@@ -450,6 +450,12 @@ template <typename R>
 LSSA_HD bool attn_norm_clamped(R div) {
   return div <= R(kNormalizeEps);
 }
+// The same test on the reciprocal 1/div that the fused kernels keep per row (rq, rk): clamped iff
+// 1/div ≥ 1/ε. Written as !(x < 1/ε) so that a NaN reciprocal also takes the no-projection branch.
+template <typename R>
+LSSA_HD bool attn_inv_norm_clamped(R inv_div) {
+  return !(inv_div < R(1.0 / kNormalizeEps));
+}
 
 // relu_shen's LayerNorm over HS (no affine) and the model's LayerNorms: 1/√(var + ε), one ε.
 template <typename R>

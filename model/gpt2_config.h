@@ -29,6 +29,8 @@ struct GPT2Config {
   std::string attn = "softmax";  // canonical registry name
   AttnOptions attn_opt;          // sigmoid bias, relu divisor, re-weighting p (as runs: defaults applied)
   AttnImplChoice attn_impl = AttnImplChoice::Auto;  // --attn-impl: a run-time choice, not in checkpoints
+  bool attn_stats = false;  // run-time, not in checkpoints: the attention implementation must compute row
+                            //   statistics (eval_gpt2 --attn-stats; on the GPU: the reference path)
   int HS() const { return C / NH; }
   AttnSpec attn_spec() const { return attn_resolve(attn, attn_opt, T_train); }
 };

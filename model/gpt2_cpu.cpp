@@ -56,7 +56,7 @@ Gpt2Cpu<R>::Gpt2Cpu(const GPT2Config& cfg, ModelUse use)
       use_(use),
       spec_(cfg.attn_spec()),
       attn_(&attention_select(cfg.attn_impl, {&attention_cpu_reference()}, spec_, {0, cfg.T_train, cfg.NH, cfg.HS()},
-                              kAttnDType<R>)),
+                              kAttnDType<R>, cfg.attn_stats)),
       off_(param_offsets(cfg)),
       layout_(param_layout(cfg)) {
   params.assign(off_.total, R(0));
@@ -66,6 +66,14 @@ Gpt2Cpu<R>::Gpt2Cpu(const GPT2Config& cfg, ModelUse use)
     adam_v.assign(off_.total, R(0));
   }
   shard_ = {0, off_.total};
+}
+
+template <typename R>
+void Gpt2Cpu<R>::set_attn_stats(std::vector<AttnStats>* layers) {
+  if (layers && !cfg_.attn_stats) fail("set_attn_stats(): the model was not built for attention statistics");
+  if (layers && (int)layers->size() != cfg_.L)
+    fail(strfmt("set_attn_stats(): %zu accumulators for %d layers", layers->size(), cfg_.L));
+  attn_stats_ = layers;
 }
 
 template <typename R>
@@ -141,7 +149,9 @@ double Gpt2Cpu<R>::forward(const int* tokens, const int* targets, int B, int T, 
                       P + o.ln1b + l * C, N, C);
     matmul_forward(qkv, ln1, P + o.qkvw + (size_t)l * 3 * C * C, P + o.qkvb + l * 3 * C, N, C, 3 * C);
     rope_apply(qkv, rope_, B, T, NH, HS, +1);
-    attn_->forward(attn_params(atty, qkv, nullptr, nullptr, B, T));
+    AttnParams ap = attn_params(atty, qkv, nullptr, nullptr, B, T);
+    if (attn_stats_) ap.stats = &(*attn_stats_)[l];  // --attn-stats (null: off)
+    attn_->forward(ap);
     matmul_forward(a.scratch.data(), atty, P + o.attprojw + (size_t)l * C * C, P + o.attprojb + l * C, N, C, C);
     residual_forward(res2, x, a.scratch.data(), (int)NC);
     layernorm_forward(ln2, a.ln2_mean.data() + sl * N, a.ln2_rstd.data() + sl * N, res2, P + o.ln2w + l * C,

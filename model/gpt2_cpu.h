@@ -33,6 +33,7 @@ class Gpt2Cpu final : public Gpt2Model {
   ModelUse use() const override { return use_; }
   double forward(const int* tokens, const int* targets, int B, int T,
                  RopeScaling scaling = RopeScaling::None) override;
+  void set_attn_stats(std::vector<AttnStats>* layers) override;
   std::vector<float> losses() const override;
   std::vector<float> logits() const override;
   void zero_grad() override;
@@ -93,6 +94,7 @@ class Gpt2Cpu final : public Gpt2Model {
   RopeTable rope_;
   RopeScaling rope_scaling_ = RopeScaling::None;
   ShardRange shard_;  // the optimizer's range of the flat layout (ZeRO-1); all by default
+  std::vector<AttnStats>* attn_stats_ = nullptr;  // set_attn_stats(): (L) accumulators, or off
 };
 
 }  // namespace lssa

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "attention/attention_stats.h"
 #include "model/gpt2_config.h"
 #include "model/rope.h"
 #include "runtime/comm.h"
@@ -51,6 +52,12 @@ class Gpt2Model {
   // without, returns NaN. RoPE scaling applies when T > T_train.
   virtual double forward(const int* tokens, const int* targets, int B, int T,
                          RopeScaling scaling = RopeScaling::None) = 0;
+  // Attention statistics (eval_gpt2 --attn-stats; attention/attention_stats.h): with `layers` (L
+  // accumulators, each of the next forwards' T and NH heads) every later forward() adds layer l's
+  // attention rows into (*layers)[l]; null turns it off. The model must have been built with
+  // cfg.attn_stats (so that it selected an implementation that computes them); outputs, losses and
+  // logits are the same bits with or without it.
+  virtual void set_attn_stats(std::vector<AttnStats>* layers) = 0;
   // Per-position losses (B·T) and logits (B, T, Vp) of the last forward (host copies).
   virtual std::vector<float> losses() const = 0;
   virtual std::vector<float> logits() const = 0;

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Plot eval_gpt2 --json results. Three kinds of figure (--kind; default: passkey when the files hold
+"""Plot eval_gpt2 --json results. Four kinds of figure (--kind; default: passkey when the files hold
 passkey records, else length):
 
   length   : validation loss vs evaluation length, one line per (attention variant, re-weighting p)
@@ -8,6 +8,10 @@ passkey records, else length):
              scale), one line per (variant, p, length), a dashed line at T_train;
   passkey  : passkey accuracy heat maps (eval_gpt2 --task passkey): depth (rows) x length
              (columns), one panel per (variant, p), the accuracy in each cell.
+  attn-stats: attention statistics (eval_gpt2 --attn-stats, docs/evaluation.md): rows of panels =
+             entropy, sink (first-token share), max (largest share); columns = layers; x = position
+             bucket (log scale, dashed: T_train); one line per (variant, p, length), solid = the final
+             weights, dashed = the same rows before re-weighting (p > 0). --attn-stats-len L keeps one length.
 
     scripts/plot_eval.py RESULTS.json [RESULTS.json ...] -o FIGURE.png [--kind K] [--title TEXT] [--name NAME ...]
 
@@ -76,6 +80,59 @@ def plot_position(plt, records, args):
     return fig
 
 
+STAT_ROWS = [("entropy", "entropy (nats)"), ("sink", "first-token share (sink)"), ("max", "largest share (max)")]
+
+
+def plot_attn_stats(plt, records, args):
+    rows = [r for r in records if r.get("attn_stats")]
+    if args.attn_stats_len is not None:
+        rows = [r for r in rows if int(r["len"]) == args.attn_stats_len]
+    if not rows:
+        sys.exit("plot_eval.py: error: no attention statistics in the inputs (run eval_gpt2 with --attn-stats)"
+                 + (f" at length {args.attn_stats_len}" if args.attn_stats_len is not None else ""))
+    n_layers = max(len(r["attn_stats"]["layers"]) for r in rows)
+    fig, axes = plt.subplots(len(STAT_ROWS), n_layers, figsize=(1.5 + 3.2 * n_layers, 8), squeeze=False,
+                             sharex=True)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    t_train = set()
+    for k, r in enumerate(sorted(rows, key=lambda r: (label_of(r), int(r["len"])))):
+        color = colors[k % len(colors)]
+        t_train.add(round(int(r["len"]) / float(r["len_ratio"])))
+        for layer in r["attn_stats"]["layers"]:
+            l = int(layer["layer"])
+            for i, (key, _) in enumerate(STAT_ROWS):
+                ax = axes[i][l]
+                for set_name, style in (("final", "-"), ("base", "--")):
+                    if set_name not in layer:
+                        continue
+                    b = layer[set_name]
+                    xs = [int(x["hi"]) for x in b]
+                    ys = [float("nan") if x[key] is None else float(x[key]) for x in b]
+                    label = None
+                    if i == 0 and l == 0:
+                        label = f"{label_of(r)}, len {r['len']}" + (" (before re-weighting)" if set_name == "base" else "")
+                    ax.plot(xs, ys, linestyle=style, marker=".", color=color, label=label)
+    for t in sorted(t_train):
+        for row in axes:
+            for ax in row:
+                ax.axvline(t, color="grey", linestyle=":", linewidth=1)
+    for i, (_, ylabel) in enumerate(STAT_ROWS):
+        axes[i][0].set_ylabel(ylabel)
+        for l in range(n_layers):
+            ax = axes[i][l]
+            ax.set_xscale("log", base=2)
+            ax.grid(True, which="both", alpha=0.3)
+            if i == 0:
+                ax.set_title(f"layer {l}")
+            if i == len(STAT_ROWS) - 1:
+                ax.set_xlabel("position (bucket upper edge)")
+    fig.legend(*axes[0][0].get_legend_handles_labels(), loc="lower center", ncol=2, fontsize=7)
+    scal = sorted({r.get("rope_scaling", "") for r in rows} - {""})
+    fig.suptitle((args.title or "attention statistics by position (dotted: T_train)") +
+                 (f" (RoPE scaling: {', '.join(scal)})" if scal else ""), fontsize=10)
+    return fig
+
+
 def plot_passkey(plt, records, args):
     rows = [r for r in records if r.get("task") == "passkey"]
     if not rows:
@@ -113,7 +170,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("inputs", nargs="+")
     ap.add_argument("-o", "--out", required=True)
-    ap.add_argument("--kind", choices=["auto", "length", "position", "passkey"], default="auto")
+    ap.add_argument("--kind", choices=["auto", "length", "position", "passkey", "attn-stats"], default="auto")
+    ap.add_argument("--attn-stats-len", type=int, default=None, help="--kind attn-stats: only this evaluation length")
     ap.add_argument("--title", default=None)
     ap.add_argument("--name", action="append", default=[], help="a name per input, prefixed to its lines")
     args = ap.parse_args()
@@ -136,8 +194,12 @@ def main():
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    fig = {"length": plot_length, "position": plot_position, "passkey": plot_passkey}[kind](plt, records, args)
-    if kind != "passkey":
+    fig = {"length": plot_length, "position": plot_position, "passkey": plot_passkey,
+           "attn-stats": plot_attn_stats}[kind](plt, records, args)
+    if kind == "attn-stats":
+        n = len(fig.legends[0].get_texts()) if fig.legends else 1
+        fig.tight_layout(rect=(0, 0.03 + 0.012 * ((n + 1) // 2), 1, 0.97))
+    elif kind != "passkey":
         fig.tight_layout()
     fig.savefig(args.out, dpi=120)
     print(f"plot_eval.py: wrote {args.out}")

@@ -19,8 +19,10 @@ class CudaFused final : public Attention {
   AttnImpl kind() const override { return AttnImpl::Fused; }
   AttnDevice device() const override { return AttnDevice::Cuda; }
   const char* name() const override { return "cuda fused"; }
-  std::string supports(const AttnSpec& spec, const AttnShape& shape, AttnDType dtype) const override {
+  std::string supports(const AttnSpec& spec, const AttnShape& shape, AttnDType dtype, bool stats) const override {
     if (dtype != AttnDType::BF16) return "the fused kernels take bf16";
+    // the kernels stay as they are: --attn-stats selects the reference path, which computes them
+    if (stats) return "the fused kernels do not compute attention statistics";
     const FlashRoute r = flash_route(spec, shape.HS);
     return r.impl == AttnImpl::Fused ? "" : r.reason;
   }
@@ -34,6 +36,7 @@ class CudaFused final : public Attention {
     return w;
   }
   void forward(const AttnParams& p) const override {
+    if (p.stats) fail("cuda fused attention: the fused kernels do not compute attention statistics");
     if (p.shape.B * p.shape.T == 0) return;
     flash_attention_forward(to_flash(p), stream_of(p));
   }
@@ -69,7 +72,7 @@ class CudaReference final : public Attention {
   AttnImpl kind() const override { return AttnImpl::Reference; }
   AttnDevice device() const override { return AttnDevice::Cuda; }
   const char* name() const override { return "cuda reference"; }
-  std::string supports(const AttnSpec&, const AttnShape& shape, AttnDType dtype) const override {
+  std::string supports(const AttnSpec&, const AttnShape& shape, AttnDType dtype, bool) const override {  // stats: yes
     if (dtype != AttnDType::BF16) return "the GPU reference takes bf16";
     if (shape.HS != 32 && shape.HS != 64 && shape.HS != 128)
       return strfmt("the GPU reference supports head sizes 32, 64 and 128, not %d", shape.HS);
@@ -84,6 +87,7 @@ class CudaReference final : public Attention {
     const AttnReferenceScratch sc = attention_reference_scratch_at(p.scratch, p.shape, p.training);
     attention_reference_forward(stream_of(p), p.spec, p.shape, sc, static_cast<__nv_bfloat16*>(p.out),
                                 static_cast<const __nv_bfloat16*>(p.qkv));
+    if (p.stats) attention_reference_stats(stream_of(p), p.spec, p.shape, sc, *p.stats);  // reads sc's q, k
   }
   void backward(const AttnParams& p) const override {
     const AttnReferenceScratch sc = attention_reference_scratch_at(p.scratch, p.shape, true);

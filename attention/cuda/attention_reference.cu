@@ -15,6 +15,8 @@
 //   dS = softmax ? f·(d3 − c3) : φ'(s)·d3
 #include "attention/cuda/attention_reference.h"
 
+#include <vector>
+
 #include "runtime/cuda_check.h"
 #include "runtime/cuda_common.cuh"
 #include "runtime/error.h"
@@ -261,6 +263,50 @@ __global__ void __launch_bounds__(kThreads) forward_kernel(bf16* out, AttnRefere
   if (threadIdx.x < HS) out[((size_t)b * T + t) * C + (size_t)h * HS + threadIdx.x] = __float2bfloat16(o[threadIdx.x]);
 }
 
+// --attn-stats: one block per row (as forward_kernel) → rows[(bh·T + t)·sets + set] = {entropy,
+// sink, max, mass} of the row's final (set 0) and base (set 1) weights (attention_stats.h): pass 1
+// M = Σ|x| and max |x|, pass 2 the entropy; the element functions are attention_stats.h's.
+__global__ void __launch_bounds__(kThreads) stats_kernel(float* rows, AttnReferenceScratch sc, AttnSpec sp, int B,
+                                                         int T, int NH, int HS, int sets) {
+  extern __shared__ float s[];  // (T) scores of the row
+  __shared__ float q[kMaxHS], red[32];
+  int bh, t;
+  block_row(B * NH, T, &bh, &t);
+  const size_t head = (size_t)bh * T;
+  const RowConst rc = row_const(sp, t + 1, T, HS, kernel_cutoff(sp));
+  if (threadIdx.x < HS) q[threadIdx.x] = sc.q[(head + t) * HS + threadIdx.x];
+  __syncthreads();
+  row_scores(s, q, sc.k + head * HS, rc.n, HS, rc);
+  const RowStats st = row_stats(sp, s, rc, red);
+  float* out = rows + (head + t) * (size_t)sets * kAttnRowStatFloats;
+  for (int set = 0; set < sets; set++) {
+    float M = 0.f, mx = 0.f;
+    for (int j = threadIdx.x; j < rc.n; j += blockDim.x) {
+      const Elem e = elem_forward(sp, s[j], rc, st);
+      const float x = fabsf(set == 0 ? e.w : e.a);
+      M += x;
+      mx = fmaxf(mx, x);
+    }
+    M = block_sum(M, red);
+    mx = block_max(mx, red);
+    const float inv = attn_stat_inv_mass(M);
+    float H = 0.f;
+    for (int j = threadIdx.x; j < rc.n; j += blockDim.x) {
+      const Elem e = elem_forward(sp, s[j], rc, st);
+      H += attn_stat_entropy_term(set == 0 ? e.w : e.a, inv);
+    }
+    H = block_sum(H, red);
+    if (threadIdx.x == 0) {
+      const Elem e0 = elem_forward(sp, s[0], rc, st);
+      float* o = out + set * kAttnRowStatFloats;
+      o[0] = H;
+      o[1] = attn_stat_share(set == 0 ? e0.w : e0.a, inv);
+      o[2] = attn_stat_share(mx, inv);
+      o[3] = M;
+    }
+  }
+}
+
 __global__ void __launch_bounds__(kThreads) backward_rows_kernel(bf16* dqkv, const bf16* dout, AttnReferenceScratch sc,
                                                                  AttnSpec sp, int B, int T, int NH, int HS) {
   extern __shared__ float smem[];
@@ -504,6 +550,25 @@ void attention_reference_forward(cudaStream_t stream, const AttnSpec& sp, const 
   allow_shared(forward_kernel, smem, "forward", s.T);
   forward_kernel<<<s.B * s.NH * s.T, kThreads, smem, stream>>>(out, sc, sp, s.B, s.T, s.NH, s.HS);
   CUDA_CHECK(cudaGetLastError());
+}
+
+void attention_reference_stats(cudaStream_t stream, const AttnSpec& sp, const AttnShape& s,
+                               const AttnReferenceScratch& sc, AttnStats& stats) {
+  check_shape(s);
+  if (s.B * s.T == 0) return;
+  const int sets = stats.sets();
+  const size_t n = (size_t)s.B * s.NH * s.T * sets * kAttnRowStatFloats;
+  float* rows = nullptr;
+  CUDA_CHECK(cudaMalloc(&rows, n * sizeof(float)));  // an analysis pass: a plain allocation per call
+  const size_t smem = (size_t)s.T * sizeof(float);
+  allow_shared(stats_kernel, smem, "statistics", s.T);
+  stats_kernel<<<s.B * s.NH * s.T, kThreads, smem, stream>>>(rows, sc, sp, s.B, s.T, s.NH, s.HS, sets);
+  CUDA_CHECK(cudaGetLastError());
+  std::vector<float> host(n);
+  CUDA_CHECK(cudaMemcpyAsync(host.data(), rows, n * sizeof(float), cudaMemcpyDeviceToHost, stream));
+  CUDA_CHECK(cudaStreamSynchronize(stream));
+  CUDA_CHECK(cudaFree(rows));
+  attn_stats_add_rows(stats, host.data(), s.B, s.NH, s.T, sets);
 }
 
 void attention_reference_backward(cudaStream_t stream, const AttnSpec& sp, const AttnShape& s,

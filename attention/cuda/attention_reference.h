@@ -26,6 +26,7 @@
 
 #include "attention/attention.h"  // AttnShape
 #include "attention/attention_math.h"
+#include "attention/attention_stats.h"
 
 namespace lssa {
 
@@ -49,6 +50,14 @@ AttnReferenceScratch attention_reference_scratch_at(void* base, const AttnShape&
 // device's shared memory.
 void attention_reference_forward(cudaStream_t stream, const AttnSpec& spec, const AttnShape& s,
                                  const AttnReferenceScratch& scratch, __nv_bfloat16* out, const __nv_bfloat16* qkv);
+// --attn-stats (attention/attention_stats.h): right after attention_reference_forward on the same
+// stream and scratch (it reads the forward's prepared q, k), recomputes each row's weights (one
+// block per row, like the forward) and their statistics — the final weights, and the base weights
+// before re-weighting when stats.has_base() — into a (B, NH, T, sets, 4) fp32 device buffer of its
+// own, copies it to the host (synchronising the stream) and adds it into `stats`
+// (attn_stats_add_rows). O(B·NH·T) memory. Compiled; not yet run on a GPU.
+void attention_reference_stats(cudaStream_t stream, const AttnSpec& spec, const AttnShape& s,
+                               const AttnReferenceScratch& scratch, AttnStats& stats);
 // dqkv (B, T, 3C) from dout (B, T, C) and the forward's qkv (recomputes everything it needs).
 void attention_reference_backward(cudaStream_t stream, const AttnSpec& spec, const AttnShape& s,
                                   const AttnReferenceScratch& scratch, __nv_bfloat16* dqkv,

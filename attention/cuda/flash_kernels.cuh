@@ -615,7 +615,7 @@ __global__ void __launch_bounds__(kFlashRowWarps * 32) flash_dq_convert_kernel(c
   for (int e = 0; e < PER; e++) gq[e] = acc[e];
   if (a.spec.score == AttnScore::Cosine) {
     const float rq = a.rq[si];
-    if (rq < (float)(1.0 / kNormalizeEps)) {  // not clamped: project out the q̂ direction
+    if (!attn_inv_norm_clamped(rq)) {  // not clamped: project out the q̂ direction
       const bf16* q = a.qkv + bt * 3 * C + h * HS + d0;
       float qh[PER], dot = 0.f;
 #pragma unroll
@@ -917,7 +917,7 @@ __global__ void __launch_bounds__(FlashBwdTraits<HS>::kWarps * 32)
       dot = quad_sum(dot);
       if (kj < T) {
         scale = a.rk[stat_index(a, b, h, kj)];
-        if (!(scale < (float)(1.0 / kNormalizeEps))) dot = 0.f;  // clamped norm: no projection
+        if (attn_inv_norm_clamped(scale)) dot = 0.f;  // clamped norm: no projection
       }
     }
     if (kj >= T) continue;

@@ -46,42 +46,60 @@ MemoryPlan plan_parameter_memory(const GPT2Config& cfg) {
   return p.plan;
 }
 
-MemoryPlan plan_activation_memory(const GPT2Config& cfg, int B, int T, bool training) {
-  const size_t BT = (size_t)B * T, L = cfg.L, C = cfg.C, Vp = cfg.Vp, NH = cfg.NH, HS = cfg.HS();
-  // Layers whose activations the backward needs are stored for all L layers when training; an
-  // inference-only forward keeps one layer's worth (the buffers are reused layer after layer).
-  const size_t Ls = training ? L : 1;
-  Planner p;
+namespace {
+// How many copies of the forward's buffers a plan keeps: the one list of forward buffers below
+// serves the training plan (every layer stored for the backward) and the forward-only plan of
+// evaluation (one layer's buffers reused layer after layer, logits in chunks).
+struct ForwardCopies {
+  size_t layers;      // per-layer activations (ln1 … fch_gelu): L when training, else 1
+  size_t residuals;   // layer outputs (residual3): L in the training plan, 1 in evaluation
+  size_t logit_rows;  // rows of logits and ce_stats: B·T, or kEvalLogitRows at a time
+};
+
+void add_forward_buffers(Planner& p, const GPT2Config& cfg, int B, int T, const ForwardCopies& n) {
+  const size_t BT = (size_t)B * T, C = cfg.C, Vp = cfg.Vp, HS = cfg.HS(), Ls = n.layers;
   p.add("tokens", BT * sizeof(int));
   p.add("targets", BT * sizeof(int));
   p.add("rope_cos", (size_t)T * (HS / 2) * kF32Bytes);  // (T, HS/2)
   p.add("rope_sin", (size_t)T * (HS / 2) * kF32Bytes);
   p.add("encoded", BT * C * kBf16Bytes);            // (B, T, C)
-  p.add("ln1", Ls * BT * C * kBf16Bytes);           // (L, B, T, C)
-  p.add("ln1_mean", Ls * BT * kF32Bytes);           // (L, B, T)
+  p.add("ln1", Ls * BT * C * kBf16Bytes);           // (Ls, B, T, C)
+  p.add("ln1_mean", Ls * BT * kF32Bytes);           // (Ls, B, T)
   p.add("ln1_rstd", Ls * BT * kF32Bytes);
-  p.add("qkv", Ls * BT * 3 * C * kBf16Bytes);       // (L, B, T, 3C), post-RoPE
-  p.add("atty", Ls * BT * C * kBf16Bytes);          // (L, B, T, C)
+  p.add("qkv", Ls * BT * 3 * C * kBf16Bytes);       // (Ls, B, T, 3C), post-RoPE
+  p.add("atty", Ls * BT * C * kBf16Bytes);          // (Ls, B, T, C)
   p.add("residual2", Ls * BT * C * kBf16Bytes);
   p.add("ln2", Ls * BT * C * kBf16Bytes);
   p.add("ln2_mean", Ls * BT * kF32Bytes);
   p.add("ln2_rstd", Ls * BT * kF32Bytes);
-  p.add("fch", Ls * BT * 4 * C * kBf16Bytes);       // (L, B, T, 4C) pre-GELU
+  p.add("fch", Ls * BT * 4 * C * kBf16Bytes);       // (Ls, B, T, 4C) pre-GELU
   p.add("fch_gelu", Ls * BT * 4 * C * kBf16Bytes);
-  p.add("residual3", L * BT * C * kBf16Bytes);      // every layer's output (the next layer's input)
+  p.add("residual3", n.residuals * BT * C * kBf16Bytes);  // layer outputs (the next layer's input)
   p.add("lnf", BT * C * kBf16Bytes);
   p.add("lnf_mean", BT * kF32Bytes);
   p.add("lnf_rstd", BT * kF32Bytes);
-  p.add("logits", BT * Vp * kBf16Bytes);            // (B, T, Vp); dlogits in place in the backward
+  p.add("logits", n.logit_rows * Vp * kBf16Bytes);  // (rows, Vp); dlogits in place in the backward
   p.add("losses", BT * kF32Bytes);                  // (B, T)
-  p.add("ce_stats", BT * 2 * kF32Bytes);            // (B, T, 2): row max, Σ exp
+  p.add("ce_stats", n.logit_rows * 2 * kF32Bytes);  // (rows, 2): row max, Σ exp
   p.add("scratch", BT * C * kBf16Bytes);            // (B, T, C) projection outputs
-  // reference attention: fp32 head-major q̂, k̂, v (B, NH, T, HS) and their norms (B, NH, T)
+}
+
+// The reference attention's forward scratch: fp32 head-major q̂, k̂, v (B, NH, T, HS) and their
+// norms (B, NH, T).
+void add_reference_attention_forward(Planner& p, size_t BT, size_t NH, size_t HS) {
   p.add("attn_q", BT * NH * HS * kF32Bytes);
   p.add("attn_k", BT * NH * HS * kF32Bytes);
   p.add("attn_v", BT * NH * HS * kF32Bytes);
   p.add("attn_qdiv", BT * NH * kF32Bytes);
   p.add("attn_kdiv", BT * NH * kF32Bytes);
+}
+}  // namespace
+
+MemoryPlan plan_activation_memory(const GPT2Config& cfg, int B, int T, bool training) {
+  const size_t BT = (size_t)B * T, C = cfg.C, NH = cfg.NH, HS = cfg.HS();
+  Planner p;
+  add_forward_buffers(p, cfg, B, T, {training ? (size_t)cfg.L : 1, (size_t)cfg.L, BT});
+  add_reference_attention_forward(p, BT, NH, HS);
   if (training) {
     p.add("attn_dout", BT * NH * HS * kF32Bytes);   // (B, NH, T, HS) effective dO (relu_shen: through LN)
     p.add("attn_rowstats", BT * NH * 8 * kF32Bytes); // (B, NH, T, 8) per-row reductions
@@ -108,43 +126,15 @@ MemoryPlan plan_eval_parameter_memory(const GPT2Config& cfg) {
 }
 
 MemoryPlan plan_eval_activation_memory(const GPT2Config& cfg, int B, int T) {
-  const size_t BT = (size_t)B * T, C = cfg.C, Vp = cfg.Vp, NH = cfg.NH, HS = cfg.HS();
-  const size_t chunk = std::min(BT, (size_t)kEvalLogitRows);
+  const size_t BT = (size_t)B * T, NH = cfg.NH, HS = cfg.HS();
   Planner p;
-  p.add("tokens", BT * sizeof(int));
-  p.add("targets", BT * sizeof(int));
-  p.add("rope_cos", (size_t)T * (HS / 2) * kF32Bytes);  // (T, HS/2)
-  p.add("rope_sin", (size_t)T * (HS / 2) * kF32Bytes);
-  p.add("encoded", BT * C * kBf16Bytes);       // (B, T, C)
-  p.add("ln1", BT * C * kBf16Bytes);           // (B, T, C), one layer
-  p.add("ln1_mean", BT * kF32Bytes);           // (B, T)
-  p.add("ln1_rstd", BT * kF32Bytes);
-  p.add("qkv", BT * 3 * C * kBf16Bytes);       // (B, T, 3C), post-RoPE
-  p.add("atty", BT * C * kBf16Bytes);
-  p.add("residual2", BT * C * kBf16Bytes);
-  p.add("ln2", BT * C * kBf16Bytes);
-  p.add("ln2_mean", BT * kF32Bytes);
-  p.add("ln2_rstd", BT * kF32Bytes);
-  p.add("fch", BT * 4 * C * kBf16Bytes);       // (B, T, 4C) pre-GELU
-  p.add("fch_gelu", BT * 4 * C * kBf16Bytes);
-  p.add("residual3", BT * C * kBf16Bytes);     // the residual stream between layers
-  p.add("lnf", BT * C * kBf16Bytes);
-  p.add("lnf_mean", BT * kF32Bytes);
-  p.add("lnf_rstd", BT * kF32Bytes);
-  p.add("logits", chunk * Vp * kBf16Bytes);    // (chunk, Vp): kEvalLogitRows positions at a time
-  p.add("losses", BT * kF32Bytes);             // (B, T)
-  p.add("ce_stats", chunk * 2 * kF32Bytes);    // (chunk, 2)
-  p.add("scratch", BT * C * kBf16Bytes);       // (B, T, C) projection outputs
+  add_forward_buffers(p, cfg, B, T, {1, 1, std::min(BT, (size_t)kEvalLogitRows)});
   const AttnSpec spec = cfg.attn_spec();
   if (flash_route(spec, (int)HS).impl == AttnImpl::Fused) {
     const size_t ws = flash_buffer_sizes(spec, B, T, (int)NH, (int)HS).fwd_workspace;
     p.add("attn_fused_ws", std::max<size_t>(ws, 1));  // LSSA: k̂ (B, T, C) bf16 + 1/‖q‖ (B, NH, T)
   } else {
-    p.add("attn_q", BT * NH * HS * kF32Bytes);  // (B, NH, T, HS)
-    p.add("attn_k", BT * NH * HS * kF32Bytes);
-    p.add("attn_v", BT * NH * HS * kF32Bytes);
-    p.add("attn_qdiv", BT * NH * kF32Bytes);    // (B, NH, T)
-    p.add("attn_kdiv", BT * NH * kF32Bytes);
+    add_reference_attention_forward(p, BT, NH, HS);
   }
   return p.plan;
 }

@@ -17,7 +17,7 @@ Gpt2Cuda::Gpt2Cuda(const GPT2Config& cfg, std::unique_ptr<DeviceContext> ctx, Mo
       use_(use),
       spec_(cfg.attn_spec()),
       attn_(&attention_select(cfg.attn_impl, {&attention_cuda_fused(), &attention_cuda_reference()}, spec_,
-                              {0, cfg.T_train, cfg.NH, cfg.HS()}, AttnDType::BF16)),
+                              {0, cfg.T_train, cfg.NH, cfg.HS()}, AttnDType::BF16, cfg.attn_stats)),
       off_(param_offsets(cfg)),
       ranges_(adamw_ranges(param_layout(cfg))),
       ctx_(std::move(ctx)) {
@@ -136,6 +136,13 @@ void Gpt2Cuda::upload_rope(int T, RopeScaling scaling) {
   rope_scaling_ = scaling;
 }
 
+void Gpt2Cuda::set_attn_stats(std::vector<AttnStats>* layers) {
+  if (layers && !cfg_.attn_stats) fail("set_attn_stats(): the model was not built for attention statistics");
+  if (layers && (int)layers->size() != cfg_.L)
+    fail(strfmt("set_attn_stats(): %zu accumulators for %d layers", layers->size(), cfg_.L));
+  attn_stats_ = layers;
+}
+
 AttnParams Gpt2Cuda::attn_params(int l, bf16* out, const bf16* qkv, int B, int T) const {
   AttnParams p;
   p.spec = spec_;
@@ -188,7 +195,9 @@ double Gpt2Cuda::forward(const int* tokens, const int* targets, int B, int T, Ro
     mq.N = N, mq.IC = C, mq.OC = 3 * C;
     matmul_forward_cuda(ctx, mq);
     rope_apply_cuda(ctx, qkv, a.rope_cos, a.rope_sin, B, T, NH, HS, +1);
-    attn_->forward(attn_params(l, atty, qkv, B, T));
+    AttnParams ap = attn_params(l, atty, qkv, B, T);
+    if (attn_stats_) ap.stats = &(*attn_stats_)[l];  // --attn-stats (null: off): the reference path, synchronous
+    attn_->forward(ap);
     MatmulForward mp;
     mp.out = a.scratch, mp.inp = atty, mp.W = P + o.attprojw + (size_t)l * C * C, mp.bias = P + o.attprojb + l * C;
     mp.N = N, mp.IC = C, mp.OC = C;

@@ -43,6 +43,7 @@ class Gpt2Cuda final : public Gpt2Model {
   ModelUse use() const override { return use_; }
   double forward(const int* tokens, const int* targets, int B, int T,
                  RopeScaling scaling = RopeScaling::None) override;
+  void set_attn_stats(std::vector<AttnStats>* layers) override;
   std::vector<float> losses() const override;
   std::vector<float> logits() const override;
   void zero_grad() override;
@@ -86,6 +87,7 @@ class Gpt2Cuda final : public Gpt2Model {
   AttnSpec spec_;
   const Attention* attn_;  // attention_select()ed at construction: cuda fused or cuda reference
   AttnWorkspace attn_ws_;  // attn_->workspace() at the planned (B, T)
+  std::vector<AttnStats>* attn_stats_ = nullptr;  // set_attn_stats(): (L) accumulators, or off
   ParamOffsets off_;
   std::vector<ParamRange> ranges_;
   ShardRange shard_;  // optimizer shard (the whole model unless ZeRO-1)

@@ -9,8 +9,10 @@
 //   - exp_l1 is softmax bit for bit; lssa's first row has weight exactly 1; lssar = lssa, p = 15.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstring>
 #include <functional>
+#include <vector>
 
 #include "runtime/error.h"
 
@@ -251,6 +253,24 @@ TEST(AttnMath, MishMatchesItsDefinition) {
                 1e-6 * (1 + std::fabs(x)))
         << x;
   }
+}
+
+// The fused kernels keep the reciprocal 1/div of LSSA's q/k norms and test the clamp on it
+// (attn_inv_norm_clamped); it must agree with the references' test on div (attn_norm_clamped) in
+// fp32 for every squared norm, around the clamp ε² = 1e-24 in particular, and on zero vectors.
+TEST(AttnMath, ClampTestOnReciprocalAgrees) {
+  std::vector<float> sum_sq = {0.f, 1e-45f, 1e-30f, 1e-25f, 1e-24f, 1.0000001e-24f, 1e-23f, 1e-20f, 1e-6f, 1.f, 1e20f};
+  for (float x = 1e-26f; x < 1e-22f; x *= 1.01f) sum_sq.push_back(x);
+  int clamped = 0;
+  for (float ss : sum_sq) {
+    const float div = lssa::attn_norm_divisor(ss);
+    const bool want = lssa::attn_norm_clamped(div);
+    clamped += want;
+    EXPECT_EQ(lssa::attn_inv_norm_clamped(1.f / div), want) << "sum of squares " << ss << ", div " << div;
+  }
+  EXPECT_GT(clamped, 3);  // the sweep does cross the clamp
+  EXPECT_LT(clamped, (int)sum_sq.size() - 3);
+  EXPECT_TRUE(lssa::attn_inv_norm_clamped(std::nanf("")));  // NaN: no projection
 }
 
 }  // namespace

@@ -249,7 +249,7 @@ check_help "$TRAIN" --attn --attn-impl --reweight-p --model --layers --heads --c
   --device --rope-base --config --sample-every --sample-tokens --sample-top-k --sample-prompt --tokenizer-dir \
   --ssmax-scale --qknorm-scale && ok "train_gpt2 --help lists every option and the parser accepts each" || bad "train_gpt2 help/parser"
 check_help "$EVAL" --ckpt --data --len --reweight-p --rope-scaling --attn --attn-impl --tokens --json --device --prompt --max-new-tokens \
-  --top-k --temperature --seed --tokenizer-dir --task --per-position --passkey-depths --passkey-keys &&
+  --top-k --temperature --seed --tokenizer-dir --task --per-position --attn-stats --attn-stats-heads --passkey-depths --passkey-keys &&
   ok "eval_gpt2 --help lists every option and the parser accepts each" || bad "eval_gpt2 help/parser"
 # a config file gives the same run as the same flags
 cat >"$W/cfg.toml" <<EOF

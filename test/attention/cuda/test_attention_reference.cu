@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 
 #include "attention/attention_cpu.h"
 #include "attention/cuda/attention_reference.h"
@@ -125,6 +126,53 @@ TEST_P(AttentionReferenceGpu, MatchesCpuForwardAndBackward) {
 }
 
 INSTANTIATE_TEST_SUITE_P(AllVariants, AttentionReferenceGpu, ::testing::ValuesIn(all_cases()), case_name);
+
+// --attn-stats on the GPU reference path (attention_reference_stats) against the CPU reference's
+// statistics (fp64 on the same bf16-rounded input), per head and bucket: the same row counts, and
+// means within 1e-3 absolute. Why 1e-3: the GPU forms each weight in fp32 from a 64-term score and
+// up to 129-term row sums, a relative error of at most ~(64 + 129)·2^-24 ≈ 1.2e-5 per weight; p = 15
+// re-weighting raises it to the 15th power (×15), ~2e-4; entropy terms −π ln π (|d/dπ| ≤ 1 + ln 129
+// ≈ 6 near π → 0 is bounded by the term itself) and shares ≤ 1 then move the means by a few 1e-4 at
+// most. The output is the same bits with and without the statistics. Seed 3000 + T, printed.
+TEST(AttentionReferenceStats, MatchesCpuStatisticsAndLeavesTheOutput) {
+  LSSA_REQUIRE_GPU();
+  const int B = 2, T = 129, NH = 2, HS = 64, C = NH * HS;
+  for (auto [a, p] : {std::pair{"softmax", 0.f}, {"softmax", 15.f}, {"lssa", 15.f}, {"sigmoid", 0.f},
+                      {"recentered", 0.f}, {"relu_seqlen", 0.f}}) {
+    AttnOptions opt;
+    opt.reweight_p = p;
+    const AttnSpec spec = attn_resolve(a, opt, kTrainT);
+    const size_t nqkv = (size_t)B * T * 3 * C, nout = (size_t)B * T * C;
+    auto qkv = random_bf16(nqkv, 3000 + T);
+    std::printf("%s p=%g: seed %d\n", a, p, 3000 + T);
+    const std::vector<int> edges = {1, 2, 4, 8, 16, 32, 64, 128, 129};
+    AttnStats cpu(NH, edges, p > 0), gpu(NH, edges, p > 0);
+    std::vector<double> out(nout);
+    attention_forward_cpu(spec, out.data(), cast<double>(qkv).data(), B, T, NH, HS, &cpu);
+
+    const AttnShape shape{B, T, NH, HS};
+    DeviceBuffer<char> scratch(attention_reference_scratch_bytes(shape, false));
+    const AttnReferenceScratch sc = attention_reference_scratch_at(scratch.ptr, shape, false);
+    DeviceBuffer<__nv_bfloat16> dqkv_in(qkv), plain(nout), with(nout);
+    attention_reference_forward(nullptr, spec, shape, sc, plain, dqkv_in);
+    attention_reference_forward(nullptr, spec, shape, sc, with, dqkv_in);
+    attention_reference_stats(nullptr, spec, shape, sc, gpu);
+    const std::vector<float> o1 = plain.download(), o2 = with.download();
+    EXPECT_EQ(std::memcmp(o1.data(), o2.data(), o1.size() * sizeof(float)), 0) << a;
+    for (int set = 0; set < cpu.sets(); set++)
+      for (int h = 0; h < NH; h++)
+        for (int b = 0; b < cpu.buckets(); b++) {
+          const AttnStatCell &x = cpu.cell((AttnStatSet)set, h, b), &y = gpu.cell((AttnStatSet)set, h, b);
+          ASSERT_EQ(x.rows, y.rows);
+          ASSERT_EQ(x.empty, y.empty) << a;
+          EXPECT_NEAR(x.mean_entropy(), y.mean_entropy(), 1e-3) << a << " p=" << p << " set " << set << " head " << h
+                                                                << " bucket " << b;
+          EXPECT_NEAR(x.mean_sink(), y.mean_sink(), 1e-3) << a;
+          EXPECT_NEAR(x.mean_max(), y.mean_max(), 1e-3) << a;
+          EXPECT_NEAR(x.mean_mass(), y.mean_mass(), 1e-3 * std::max(1.0, x.mean_mass())) << a;
+        }
+  }
+}
 
 // 124M at T = 1024 with a realistic micro-batch fits: the scratch is O(B·NH·T·HS), no (T, T).
 TEST(AttentionReferenceScratch, IsLinearInT) {
