@@ -59,7 +59,7 @@ static std::string data_identity(const ShardSet& train) {
 // Settings that must match for --resume to continue the same run bit-exactly.
 static nlohmann::json fingerprint(const RunConfig& rc, const ShardSet& train) {
   const GPT2Config& g = rc.gpt;
-  return {{"L", g.L},           {"NH", g.NH},          {"C", g.C},
+  nlohmann::json fp = {{"L", g.L},           {"NH", g.NH},          {"C", g.C},
           {"V", g.V},           {"tokenizer", g.tokenizer},   {"T", g.T_train},      {"rope_base", g.rope_base},
           {"attn", g.attn},     {"reweight_p", g.attn_opt.reweight_p},
           {"sigmoid_bias", g.attn_opt.sigmoid_bias},   {"relu_divisor", g.attn_opt.relu_divisor},
@@ -68,6 +68,12 @@ static nlohmann::json fingerprint(const RunConfig& rc, const ShardSet& train) {
           {"weight_decay", rc.weight_decay},           {"grad_clip", rc.grad_clip},
           {"beta1", rc.beta1},  {"beta2", rc.beta2},   {"adam_eps", rc.adam_eps},
           {"seed", rc.seed},    {"train_data", data_identity(train)}};
+  // the baselines' scale options count only for the variant that reads them, so that runs started
+  // before these options existed (fingerprints without them) still resume
+  const AttnScale scale = g.attn_spec().scale;
+  if (scale == AttnScale::SsMax) fp["ssmax_scale"] = g.attn_opt.ssmax_scale;
+  if (scale == AttnScale::Constant) fp["qknorm_scale"] = g.attn_opt.qknorm_scale;
+  return fp;
 }
 
 static void check_resume_fingerprint(const std::string& saved, const nlohmann::json& now, const RunConfig& rc,

@@ -94,6 +94,10 @@ void add_train_options(CLI::App& app, RunConfig& rc) {
   app.add_option("--sigmoid-bias", rc.sigmoid_bias, "bias of 'sigmoid': train (-ln T_train) | row (-ln n_i) | NUMBER")
       ->capture_default_str();
   app.add_option("--relu-divisor", rc.relu_divisor, "divisor of 'relu_seqlen': seq (T) | row (n_i)")->capture_default_str();
+  app.add_option("--ssmax-scale", rc.ssmax_scale, "s of 'ssmax' (scores times s ln n_i; fixed, > 0)")->capture_default_str();
+  app.add_option("--qknorm-scale", rc.qknorm_scale,
+                 "temperature of 'softmax_qknorm': train (log2(T_train^2 - T_train)) | NUMBER > 0")
+      ->capture_default_str();
   app.add_option("--attn-impl", rc.attn_impl, "attention implementation: auto (fused where supported) | fused | reference")
       ->capture_default_str();
   app.add_option("--batch", rc.batch, "micro-batch size B per process")->capture_default_str();
@@ -200,6 +204,8 @@ void validate(RunConfig& rc, int world) {
   g.attn = choice.name;
   g.attn_opt.sigmoid_bias = rc.sigmoid_bias;
   g.attn_opt.relu_divisor = rc.relu_divisor;
+  g.attn_opt.ssmax_scale = rc.ssmax_scale;
+  g.attn_opt.qknorm_scale = rc.qknorm_scale;
   g.attn_opt.reweight_p = choice.reweight_p;
   (void)g.attn_spec();  // throws on bad options
   g.attn_impl = attn_impl_choice_from_name(rc.attn_impl);
@@ -331,8 +337,14 @@ std::string describe(const RunConfig& rc) {
   std::string s;
   s += strfmt("model     : %s  L=%d NH=%d C=%d HS=%d V=%d (Vp=%d, tokenizer %s) T=%d rope_base=%g\n", rc.model.c_str(), g.L,
               g.NH, g.C, g.HS(), g.V, g.Vp, g.tokenizer.c_str(), g.T_train, g.rope_base);
-  s += strfmt("attention : %s  reweight_p=%g sigmoid_bias=%s relu_divisor=%s attn_impl=%s\n", g.attn.c_str(),
-              g.attn_opt.reweight_p, g.attn_opt.sigmoid_bias.c_str(), g.attn_opt.relu_divisor.c_str(),
+  // the baselines' score scales (not in the paper) only for the variants that read them
+  const AttnSpec spec = g.attn_spec();
+  std::string scale;
+  if (spec.scale == AttnScale::SsMax) scale = strfmt(" ssmax_scale=%g", g.attn_opt.ssmax_scale);
+  if (spec.scale == AttnScale::Constant)
+    scale = strfmt(" qknorm_scale=%s (tau=%g)", g.attn_opt.qknorm_scale.c_str(), spec.scale_value);
+  s += strfmt("attention : %s  reweight_p=%g sigmoid_bias=%s relu_divisor=%s%s attn_impl=%s\n", g.attn.c_str(),
+              g.attn_opt.reweight_p, g.attn_opt.sigmoid_bias.c_str(), g.attn_opt.relu_divisor.c_str(), scale.c_str(),
               attn_impl_choice_name(g.attn_impl));
   s += strfmt("batch     : B=%d T=%d total=%lld tokens/step (grad accum %d)\n", rc.batch, g.T_train,
               (long long)rc.total_batch, rc.grad_accum);

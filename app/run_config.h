@@ -27,6 +27,8 @@ struct RunConfig {
   float reweight_p = 0.f;         // 0 = off
   std::string sigmoid_bias = "train";
   std::string relu_divisor = "seq";
+  float ssmax_scale = 1.f;           // ssmax's s (not in the paper)
+  std::string qknorm_scale = "train";  // softmax_qknorm's τ: train (log2(T² − T)) | NUMBER (not in the paper)
   std::string attn_impl = "auto";  // auto | fused | reference (attention/attention.h)
   // optimisation (DESIGN §6 defaults: llm.c's 124M recipe)
   int batch = 16;                 // micro-batch B per process

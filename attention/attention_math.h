@@ -8,7 +8,8 @@
 // is applied, how rows are normalised, and an optional post-op. Per row i (n_i = i + 1 visible
 // keys), the weights are built as a pipeline:
 //
-//   s_ij  = scale_i · q_i·k_j + bias_i          score (Dot: scale 1/√HS; Cosine: LSSA, c_i on unit q, k)
+//   s_ij  = scale_i · q_i·k_j + bias_i          score (Dot: raw q, k; Cosine: unit q, k), scale_i from
+//                                               AttnScale (1/√HS; LSSA's c_i; SSMax; a temperature; log-n)
 //   f_ij  = φ(s_ij)                             map (exp, softplus, sigmoid, relu, …)
 //   p_ij  = f_ij / Σ_j f_ij   if softmax        stable softmax (exp only, max-subtracted)
 //   g_ij  = −p_ij | p_ij − 1/n_i | p_ij         transform (inverse, recentered: rows n_i ≤ 3 keep p)
@@ -28,10 +29,21 @@
 
 namespace lssa {
 
-// How the raw score s_ij is formed.
+// Which vectors the score multiplies.
 enum class AttnScore : int {
-  Dot = 0,     // s = q·k / √HS
-  Cosine = 1,  // LSSA: s = c_i · (q/‖q‖)·(k/‖k‖), c_i = ln(HS)·ln(n_i)
+  Dot = 0,     // s = scale_i · q·k           (raw q, k)
+  Cosine = 1,  // s = scale_i · (q/‖q‖)·(k/‖k‖) (unit q, k: LSSA, softmax_qknorm)
+};
+
+// The per-row multiplier scale_i of the score (attn_row_scale). Every kind is one scalar per row
+// (n_i, HS and the spec's scale_value), which is all the three implementations need from it.
+enum class AttnScale : int {
+  InvSqrtHS = 0,  // 1/√HS                                     (every Dot variant of the paper)
+  LssaLog = 1,    // ln(HS)·ln(n_i)                            (LSSA, Eq. 4; c_1 = 0)
+  SsMax = 2,      // scale_value·ln(n_i)/√HS, scale_value = s  (ssmax: Nakanishi 2025; not in the paper)
+  Constant = 3,   // scale_value                               (softmax_qknorm's temperature τ; not in the paper)
+  LogN = 4,       // 1/√HS for n_i ≤ T_train, else ln(n_i)/ln(T_train)/√HS, scale_value = T_train
+                  //                                           (logn_softmax; not in the paper)
 };
 
 // The element-wise map φ. A new φ: a value here, its facts in attn_map_signed, its math in
@@ -99,6 +111,8 @@ struct AttnSpec {
   AttnNorm norm = AttnNorm::None;             // l1, 1/T, 1/n or none
   AttnBias bias = AttnBias::None;             // additive score bias
   double bias_value = 0.0;                    // used when bias == Constant (double: fp64 tests)
+  AttnScale scale = AttnScale::InvSqrtHS;     // per-row multiplier of the score
+  double scale_value = 0.0;                   // SsMax: s; Constant: τ; LogN: T_train (else unused)
   bool post_layernorm = false;                // relu_shen: LN over HS (no affine) on o_i
   float reweight_p = 0.f;                     // 0 = off; ≥ 1 = re-weighting exponent (DESIGN §4.2)
 };
@@ -288,10 +302,21 @@ LSSA_HD R attn_map_deriv(AttnMap m, R x) {
 // ---------------------------------------------------------------------------------------------
 // Per-row constants. n = number of visible keys (1-indexed row), HS = head size.
 
-// Multiplier of q·k (Dot) or of the cosine (Cosine: c_i = ln(HS)·ln(n_i); c_1 = 0).
+// Multiplier of q·k (Dot) or of the cosine (Cosine), by AttnScale: 1/√HS; LSSA's
+// c_i = ln(HS)·ln(n_i) (c_1 = 0); SSMax's s·ln(n_i)/√HS (0 on row 1, whose single weight is 1
+// anyway); a constant temperature τ; log-n scaling max(1, ln n_i/ln T_train)/√HS, written so that
+// rows n_i ≤ T_train get exactly the InvSqrtHS value (logn_softmax is softmax bit for bit there).
 template <typename R>
 LSSA_HD R attn_row_scale(const AttnSpec& s, int n, int HS) {
-  if (s.score == AttnScore::Cosine) return log(R(HS)) * log(R(n));
+  switch (s.scale) {
+    case AttnScale::InvSqrtHS: return R(1) / sqrt(R(HS));
+    case AttnScale::LssaLog: return log(R(HS)) * log(R(n));
+    case AttnScale::SsMax: return R(s.scale_value) * log(R(n)) / sqrt(R(HS));
+    case AttnScale::Constant: return R(s.scale_value);
+    case AttnScale::LogN:
+      if (R(n) <= R(s.scale_value)) return R(1) / sqrt(R(HS));
+      return log(R(n)) / log(R(s.scale_value)) / sqrt(R(HS));
+  }
   return R(1) / sqrt(R(HS));
 }
 

@@ -55,6 +55,32 @@ AttnSpec attn_resolve(const std::string& name, const AttnOptions& opt, int T_tra
       s.bias_value = b;
     }
   }
+  // the baselines' options are checked whatever the variant (as --relu-divisor), used where it reads them
+  if (!(opt.ssmax_scale > 0.f) || !std::isfinite(opt.ssmax_scale))
+    fail(strfmt("--ssmax-scale must be a finite number > 0, got %g", opt.ssmax_scale));
+  double qknorm_tau = 0;  // 0: "train"
+  if (opt.qknorm_scale != "train") {
+    char* end = nullptr;
+    qknorm_tau = std::strtod(opt.qknorm_scale.c_str(), &end);
+    if (opt.qknorm_scale.empty() || *end != '\0' || !std::isfinite(qknorm_tau) || !(qknorm_tau > 0))
+      fail(strfmt("--qknorm-scale must be 'train' or a number > 0, got '%s'", opt.qknorm_scale.c_str()));
+  }
+  switch (s.scale) {
+    case AttnScale::InvSqrtHS:
+    case AttnScale::LssaLog: break;
+    case AttnScale::SsMax: s.scale_value = opt.ssmax_scale; break;
+    case AttnScale::Constant:
+      if (qknorm_tau == 0) {  // Henry et al. (2020): g0 = log2(L² − L), L the training length
+        if (T_train < 2) fail("--qknorm-scale train (log2(T_train^2 - T_train)) needs a training length >= 2");
+        qknorm_tau = std::log2((double)T_train * T_train - T_train);
+      }
+      s.scale_value = qknorm_tau;
+      break;
+    case AttnScale::LogN:
+      if (T_train < 2) fail(strfmt("variant '%s' scales by ln(n)/ln(T_train) and needs a training length >= 2", name.c_str()));
+      s.scale_value = T_train;
+      break;
+  }
   if (opt.relu_divisor != "seq" && opt.relu_divisor != "row")
     fail(strfmt("--relu-divisor must be 'seq' or 'row', got '%s'", opt.relu_divisor.c_str()));
   if (s.norm == AttnNorm::DivideSeq && opt.relu_divisor == "row") s.norm = AttnNorm::DivideRow;

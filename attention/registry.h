@@ -11,6 +11,10 @@
 // constants; they are recorded in checkpoints so that evaluation reproduces training:
 //   sigmoid_bias : "train" (b = −ln T_train) | "row" (b = −ln n_i) | a number     (variant `sigmoid`)
 //   relu_divisor : "seq" (divide by T) | "row" (divide by n_i)                    (variant `relu_seqlen`)
+// and two options of baselines that are not in the paper (docs/attention_variants.md):
+//   ssmax_scale  : SSMax's s, a number > 0, fixed (not learned); default 1         (variant `ssmax`)
+//   qknorm_scale : "train" (τ = log2(T_train² − T_train), Henry et al. 2020's initial
+//                  value of their learned g) | a number > 0                         (variant `softmax_qknorm`)
 #pragma once
 #include <string>
 #include <vector>
@@ -23,6 +27,8 @@ struct AttnOptions {
   std::string sigmoid_bias = "train";  // see above
   std::string relu_divisor = "seq";    // see above
   float reweight_p = 0.f;              // 0 = off, else ≥ 1 (l1-normalised variants only)
+  float ssmax_scale = 1.f;             // see above
+  std::string qknorm_scale = "train";  // see above
 };
 
 struct AttnVariantInfo {
@@ -36,10 +42,12 @@ struct AttnVariantInfo {
 };
 
 namespace registry_detail {
+// The score's row scale defaults to the paper's: 1/√HS on q·k, LSSA's c_i on the cosine.
 constexpr AttnSpec make(AttnScore score, AttnMap map, bool softmax, AttnTransform tr, AttnNorm norm,
                         AttnBias bias = AttnBias::None, bool post_ln = false) {
   AttnSpec s;
   s.score = score;
+  s.scale = score == AttnScore::Cosine ? AttnScale::LssaLog : AttnScale::InvSqrtHS;
   s.map = map;
   s.softmax = softmax;
   s.transform = tr;
@@ -52,6 +60,13 @@ constexpr AttnScore D = AttnScore::Dot;
 constexpr AttnTransform TN = AttnTransform::None;
 constexpr AttnSpec l1(AttnMap m) { return make(D, m, false, TN, AttnNorm::L1); }
 constexpr AttnSpec lssa_spec() { return make(AttnScore::Cosine, AttnMap::Softplus, false, TN, AttnNorm::L1); }
+// Softmax over a score with another row scale (the baselines that only rescale the score;
+// scale_value is filled from the options by attn_resolve).
+constexpr AttnSpec scaled_softmax(AttnScore score, AttnScale scale) {
+  AttnSpec s = make(score, AttnMap::Exp, true, TN, AttnNorm::None);
+  s.scale = scale;
+  return s;
+}
 }  // namespace registry_detail
 
 // Every registered variant, in the order `--attn list` prints them. Adding a variant = one row
@@ -98,6 +113,15 @@ inline constexpr AttnVariantInfo kAttnVariants[] = {
     {"exp_only", "exp(s)  (no normaliser; literal, can overflow)", "Table 2 scenario II", false, nullptr, 0.f,
      registry_detail::make(registry_detail::D, AttnMap::Exp, false, registry_detail::TN, AttnNorm::None)},
     {"l1_only", "s / sum_j |s|", "Table 2 scenario III", false, nullptr, 0.f, registry_detail::l1(AttnMap::Identity)},
+    {"ssmax", "softmax(s * ssmax_scale * ln(n_i)), s = q.k/sqrt(HS) (--ssmax-scale, default 1, fixed)",
+     "not in the paper (baseline: Scalable-Softmax, Nakanishi 2025)", false, nullptr, 0.f,
+     registry_detail::scaled_softmax(registry_detail::D, AttnScale::SsMax)},
+    {"softmax_qknorm", "softmax(tau * qhat.khat), unit q,k, tau = log2(T_train^2 - T_train) (--qknorm-scale)",
+     "not in the paper (baseline: QK-norm, Henry et al. 2020)", false, nullptr, 0.f,
+     registry_detail::scaled_softmax(AttnScore::Cosine, AttnScale::Constant)},
+    {"logn_softmax", "softmax(s * max(1, ln(n_i)/ln(T_train))), s = q.k/sqrt(HS)",
+     "not in the paper (baseline: log-n / entropy-invariance scaling)", false, nullptr, 0.f,
+     registry_detail::scaled_softmax(registry_detail::D, AttnScale::LogN)},
     // clang-format on
 };
 

@@ -41,6 +41,8 @@ void save_model(const std::string& path, const GPT2Config& cfg, const std::vecto
                 {"reweight_p", fmt_float(cfg.attn_opt.reweight_p)},
                 {"sigmoid_bias", cfg.attn_opt.sigmoid_bias},
                 {"relu_divisor", cfg.attn_opt.relu_divisor},
+                {"ssmax_scale", fmt_float(cfg.attn_opt.ssmax_scale)},
+                {"qknorm_scale", cfg.attn_opt.qknorm_scale},
                 {"step", std::to_string(step)}};
   for (const ParamTensor& t : param_layout(cfg)) f.tensors[t.name] = make_tensor_f32(t.shape, params.data() + t.offset);
   safetensors_write(path, f);
@@ -82,6 +84,10 @@ GPT2Config config_from_metadata(const SafeTensorsFile& f) {
   c.attn_opt.reweight_p = meta_float(f, "reweight_p");
   c.attn_opt.sigmoid_bias = f.meta("sigmoid_bias");
   c.attn_opt.relu_divisor = f.meta("relu_divisor");
+  // the baselines' options (not in the paper); checkpoints written before them hold the defaults
+  if (f.metadata.count("ssmax_scale")) c.attn_opt.ssmax_scale = meta_float(f, "ssmax_scale");
+  auto qk = f.metadata.find("qknorm_scale");
+  if (qk != f.metadata.end()) c.attn_opt.qknorm_scale = qk->second;
   return c;
 }
 

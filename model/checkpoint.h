@@ -4,7 +4,8 @@
 //   in param_layout() (HF GPT-2 names, PyTorch Linear layout; no wpe, no lm_head: tied), and the
 //   whole model + attention config in the metadata (all strings):
 //     format=lssa-gpt2, format_version=1, n_layer, n_head, n_embd, vocab_size, padded_vocab_size,
-//     tokenizer (gpt2 | bytes; absent in older checkpoints = gpt2), seq_len (T_train), rope_base, attn, reweight_p, sigmoid_bias, relu_divisor, step.
+//     tokenizer (gpt2 | bytes; absent in older checkpoints = gpt2), seq_len (T_train), rope_base, attn, reweight_p, sigmoid_bias, relu_divisor,
+//     ssmax_scale, qknorm_scale (absent in older checkpoints = 1, train), step.
 // state_<step>.bin — what --resume needs beyond the model: AdamW moments, the data loader
 //   position, the step, and the run's config fingerprint. Layout: "LSSASTAT" (8 bytes), uint64
 //   JSON length, the JSON, then m and v as fp32 (counts in the JSON).

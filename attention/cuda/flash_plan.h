@@ -5,7 +5,8 @@
 // tests check is what runs.
 //
 // Kernel families (KERNEL_NOTES §8.1):
-//   Softmax       exp with an online max; saves LSE                         softmax, exp_l1
+//   Softmax       exp with an online max; saves LSE                         softmax, exp_l1, ssmax,
+//                                                                           softmax_qknorm, logn_softmax
 //   L1            φ(x)/Σ|φ(x)| in one pass, no max; saves Z                 *_l1, lssa, l1_only
 //   Unnormalised  φ(x)/L with L ∈ {1, T, n_i}; saves nothing                 sigmoid*, relu_seqlen,
 //                                                                           linear, exp_only
@@ -45,7 +46,26 @@ struct FlashFamily {
   AttnMap map;         // φ the kernel applies (Exp for Softmax)
   const char* reason;  // not fused: why (one line)
 };
+// The score row scales (AttnScale) the fused kernels compute. Their row_setup (flash_kernels.cuh)
+// evaluates attn_row_scale once per query row and multiplies every tile score of the row by it
+// (Cosine: times 1/‖q_i‖, with k̂ from the row kernel), so every scale that is one scalar per row —
+// all of AttnScale today, the baselines ssmax, softmax_qknorm and logn_softmax included — is fused
+// without a change to the tile loops. A scale that varied per key, or needed the row's scores,
+// would need a tile loop of its own: answer false for it here and it routes to the reference path.
+constexpr bool flash_scale_fused(AttnScale sc) {
+  switch (sc) {
+    case AttnScale::InvSqrtHS: return true;
+    case AttnScale::LssaLog: return true;
+    case AttnScale::SsMax: return true;
+    case AttnScale::Constant: return true;
+    case AttnScale::LogN: return true;
+  }
+  return false;
+}
+
 constexpr FlashFamily flash_family(const AttnSpec& s) {
+  if (!flash_scale_fused(s.scale))
+    return {false, FlashKind::Softmax, s.map, "this score scale has no fused kernel (reference path)"};
   if (s.post_layernorm)
     return {false, FlashKind::Softmax, s.map, "relu_shen's LayerNorm over the output is not fused (reference path)"};
   if (s.transform != AttnTransform::None)

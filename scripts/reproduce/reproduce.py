@@ -3,7 +3,7 @@
 Boosts Length Extrapolation in LLMs" (arXiv 2501.13428 v2), end to end, from configs/paper/<table>/.
 
     scripts/reproduce/reproduce.py TABLE [--scale tiny|small|full] [options]
-    (or the entry scripts scripts/reproduce/{table1,table2,table3,table4,figure2}.sh)
+    (or the entry scripts scripts/reproduce/{table1,table2,table3,table4,figure2,baselines}.sh)
 
 What it does, driven only by the config files (no variant list lives here):
   1. reads every *.toml under configs/paper/TABLE/ (the first line names the program):
@@ -19,6 +19,10 @@ What it does, driven only by the config files (no variant list lives here):
      each p (NTK RoPE scaling beyond T_train, as in the configs);
   4. writes results/TABLE/SCALE/: results.csv, TABLE.md (the paper's layout, the paper's numbers
      beside ours) and PNG plots (loss vs length; loss vs p for a p sweep).
+
+The `baselines` target (configs/paper/baselines/) holds comparison rows that are NOT in the paper
+(ssmax, softmax_qknorm, logn_softmax at Table 4's recipe; no reported numbers): optional, run on
+its own, never part of table4.
 
 The `passkey` target (configs/paper/passkey/) evaluates Table 4's softmax and LSSA checkpoints
 with eval_gpt2 --task passkey (LSSAR = LSSA at p = 15) at 1x, 1.5x, 2x, 4x, 8x, 16x the training
@@ -54,7 +58,8 @@ RATIOS = (1, 2, 4, 8, 16)
 PASSKEY_RATIOS = (1, 1.5, 2, 4, 8, 16)  # the paper's later versions report 1K / 1.5K / 4K at T_train = 1024
 
 # Scale presets. Each replaces these train_gpt2 options of every row (None = keep the config's);
-# attention options (attn, sigmoid-bias, relu-divisor, rope-base, reweight-p) are never touched.
+# attention options (attn, sigmoid-bias, relu-divisor, ssmax-scale, qknorm-scale, rope-base, reweight-p) are
+# never touched.
 SCALES = {
     # the paper's recipe as written in the configs (GPT-2 124M, T = 1024, 18,865 steps of 524,288
     # tokens on FineWeb-10B); only the micro-batch and checkpoint cadence are ours
@@ -950,7 +955,8 @@ def write_results(table, runs, args):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("table", help="a folder of configs/paper/: table1, table2, table3, table4, figure2, passkey")
+    ap.add_argument("table", help="a folder of configs/paper/: table1, table2, table3, table4, figure2, passkey, "
+                                         "baselines (not in the paper)")
     ap.add_argument("--scale", choices=sorted(SCALES), default="tiny",
                     help="full: the paper's recipe (GPU cluster); small: one GPU, ~1 h per table; cpu: byte-level, "
                          "~7 min per run on 2 cores; tiny: CPU smoke test, minutes")

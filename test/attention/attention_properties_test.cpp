@@ -11,6 +11,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <vector>
 
 #include "runtime/error.h"
@@ -119,7 +120,7 @@ TEST_P(AttnPropertyBase, LargeLogitsAtT4096) {
   if (lssa::attn_rows_l1(specs[0]) && c.name != "lssar") {  // p = 50 must stay finite too
     AttnOptions o = c.opt;
     o.reweight_p = 50.f;
-    specs.push_back(lssa::attn_resolve(c.name, o, kTestTTrain));
+    specs.push_back(lssa::attn_resolve(c.name, o, c.t_train));
   }
   for (const AttnSpec& spec : specs) {
     SCOPED_TRACE("reweight_p = " + std::to_string(spec.reweight_p));
@@ -270,6 +271,170 @@ TEST(AttnMath, ClampTestOnReciprocalAgrees) {
   EXPECT_GT(clamped, 3);  // the sweep does cross the clamp
   EXPECT_LT(clamped, (int)sum_sq.size() - 3);
   EXPECT_TRUE(lssa::attn_inv_norm_clamped(std::nanf("")));  // NaN: no projection
+}
+
+}  // namespace
+}  // namespace lssa_test
+
+// The baselines that are not in the paper (ssmax, softmax_qknorm, logn_softmax): each is softmax
+// over a rescaled score, so each is checked against softmax itself on inputs rescaled by hand.
+namespace lssa_test {
+namespace {
+
+using lssa::AttnScale;
+
+AttnSpec resolve_with(const std::string& name, int t_train, float ssmax_s = 1.f, const std::string& tau = "train") {
+  AttnOptions o;
+  o.ssmax_scale = ssmax_s;
+  o.qknorm_scale = tau;
+  return lssa::attn_resolve(name, o, t_train);
+}
+
+// attn_row_scale of the three baselines against their formulas, written here with std::log.
+// fp64: each side is ≤ 3 roundings of the same quantities, so 1e-15 relative is ~4 ulp.
+TEST(AttnBaselines, RowScalesAreTheirFormulas) {
+  const AttnSpec ss = resolve_with("ssmax", 1024, 0.7f), qk = resolve_with("softmax_qknorm", 1024),
+                 qk2 = resolve_with("softmax_qknorm", 1024, 1.f, "12.5"), ln = resolve_with("logn_softmax", 1024),
+                 sm = resolve_with("softmax", 1024);
+  EXPECT_EQ(ss.scale, AttnScale::SsMax);
+  EXPECT_EQ(qk.scale, AttnScale::Constant);
+  EXPECT_EQ(qk.score, lssa::AttnScore::Cosine);
+  EXPECT_EQ(ln.scale, AttnScale::LogN);
+  for (int HS : {8, 64}) {
+    for (int n : {1, 2, 5, 1023, 1024, 1025, 4096, 16384}) {
+      SCOPED_TRACE("HS " + std::to_string(HS) + " n " + std::to_string(n));
+      const double isq = 1.0 / std::sqrt((double)HS);
+      EXPECT_NEAR(lssa::attn_row_scale<double>(ss, n, HS), (double)0.7f * std::log((double)n) * isq, 1e-15 * (1 + n));
+      // Henry et al.'s g0 = log2(L² − L), L = 1024: 19.9986…
+      EXPECT_NEAR(lssa::attn_row_scale<double>(qk, n, HS), std::log2(1024.0 * 1024.0 - 1024.0), 1e-14);
+      EXPECT_EQ(lssa::attn_row_scale<double>(qk2, n, HS), 12.5);
+      if (n <= 1024) {  // exactly softmax's scale (the bit-exact test below relies on it)
+        EXPECT_EQ(lssa::attn_row_scale<double>(ln, n, HS), lssa::attn_row_scale<double>(sm, n, HS));
+        EXPECT_EQ(lssa::attn_row_scale<float>(ln, n, HS), lssa::attn_row_scale<float>(sm, n, HS));
+      } else {
+        EXPECT_NEAR(lssa::attn_row_scale<double>(ln, n, HS), std::log((double)n) / std::log(1024.0) * isq, 1e-15);
+      }
+    }
+  }
+  EXPECT_EQ(lssa::attn_row_scale<double>(ss, 1, 64), 0.0);  // ln 1 = 0: row 1 is its single key
+}
+
+// logn_softmax is softmax bit for bit on every row n ≤ T_train (forward and backward, fp32 as in
+// training), and differs beyond.
+TEST(AttnBaselines, LognSoftmaxIsSoftmaxUpToTTrain) {
+  const Shape s{2, 24, 2, 8};
+  const int t_train = 16;
+  const std::vector<float> qkv = random_vec<float>(s.qkv_size(), 31, 1.5);
+  const std::vector<float> dout = random_vec<float>(s.out_size(), 32);
+  const AttnSpec ln = resolve_with("logn_softmax", t_train), sm = resolve_with("softmax", t_train);
+  std::vector<float> a(s.out_size()), b(s.out_size());
+  lssa::attention_forward_cpu<float>(ln, a.data(), qkv.data(), s.B, s.T, s.NH, s.HS);
+  lssa::attention_forward_cpu<float>(sm, b.data(), qkv.data(), s.B, s.T, s.NH, s.HS);
+  const size_t C = (size_t)s.NH * s.HS;
+  for (int b_ = 0; b_ < s.B; b_++) {
+    const size_t off = (size_t)b_ * s.T * C;
+    EXPECT_EQ(std::memcmp(&a[off], &b[off], t_train * C * sizeof(float)), 0) << "rows n <= T_train, batch " << b_;
+    EXPECT_NE(std::memcmp(&a[off + t_train * C], &b[off + t_train * C], (s.T - t_train) * C * sizeof(float)), 0)
+        << "rows beyond T_train must be rescaled";
+  }
+  // a pass of length T_train: the whole backward is softmax's
+  const Shape s16{2, t_train, 2, 8};
+  const std::vector<float> q16 = random_vec<float>(s16.qkv_size(), 33, 1.5), d16 = random_vec<float>(s16.out_size(), 34);
+  std::vector<float> da(s16.qkv_size()), db(s16.qkv_size());
+  lssa::attention_backward_cpu<float>(ln, da.data(), d16.data(), q16.data(), s16.B, s16.T, s16.NH, s16.HS);
+  lssa::attention_backward_cpu<float>(sm, db.data(), d16.data(), q16.data(), s16.B, s16.T, s16.NH, s16.HS);
+  EXPECT_EQ(std::memcmp(da.data(), db.data(), da.size() * sizeof(float)), 0);
+}
+
+// Row t of a variant whose score is c_t·(q_t·k_j) equals row t of softmax run on q_t·c_t/c_softmax.
+// ssmax (c_t = s·ln(n)/√HS) and logn_softmax (T_train = 4: rows 5–9 rescaled) against softmax on
+// hand-rescaled queries, fp64. The two sides round the score differently (≤ a few ulp of |s| ≲ 20),
+// so the outputs (|o| ≲ 4) agree to ~1e-14; 1e-12 leaves room and a wrong factor fails by ≳ 1e-2.
+TEST(AttnBaselines, SsmaxAndLognAreSoftmaxOfRescaledQueries) {
+  const Shape s{2, 9, 2, 8};
+  const std::vector<double> qkv = random_vec<double>(s.qkv_size(), 41, 1.5);
+  const AttnSpec sm = resolve_with("softmax", 4);
+  struct Case {
+    AttnSpec spec;
+    std::function<double(int)> factor;  // of row n (1-indexed), relative to softmax's 1/√HS
+  };
+  const std::vector<Case> cases = {
+      {resolve_with("ssmax", 4, 0.8f), [](int n) { return (double)0.8f * std::log((double)n); }},
+      {resolve_with("logn_softmax", 4), [](int n) { return n <= 4 ? 1.0 : std::log((double)n) / std::log(4.0); }},
+  };
+  for (const Case& c : cases) {
+    std::vector<double> scaled = qkv, a(s.out_size()), b(s.out_size());
+    for (int b_ = 0; b_ < s.B; b_++)
+      for (int t = 0; t < s.T; t++)
+        for (int h = 0; h < s.NH; h++)
+          for (int i = 0; i < s.HS; i++) scaled[q_at(s, b_, t, h, i)] *= c.factor(t + 1);
+    lssa::attention_forward_cpu<double>(c.spec, a.data(), qkv.data(), s.B, s.T, s.NH, s.HS);
+    lssa::attention_forward_cpu<double>(sm, b.data(), scaled.data(), s.B, s.T, s.NH, s.HS);
+    for (size_t i = 0; i < a.size(); i++) ASSERT_NEAR(a[i], b[i], 1e-12) << "element " << i;
+  }
+}
+
+// softmax_qknorm depends on the directions of q and k only: rescaling every q_t and k_t by its own
+// positive factor changes nothing (fp64, 1e-12 as above), and it is softmax run on
+// q' = τ·√HS·q̂, k' = k̂ (whose score q'·k'/√HS is τ·q̂·k̂).
+TEST(AttnBaselines, QknormIsSoftmaxOfUnitVectorsTimesTau) {
+  const Shape s{2, 9, 2, 8};
+  const uint64_t seed = 51;
+  const std::vector<double> qkv = random_vec<double>(s.qkv_size(), seed, 1.5);
+  const AttnSpec qk = resolve_with("softmax_qknorm", 16), sm = resolve_with("softmax", 16);
+  const double tau = std::log2(16.0 * 16.0 - 16.0);
+  std::vector<double> rescaled = qkv, unit = qkv;
+  lssa::Rng rng(seed + 1);
+  for (int b = 0; b < s.B; b++)
+    for (int t = 0; t < s.T; t++)
+      for (int h = 0; h < s.NH; h++) {
+        const double fq = 0.1 + 10 * rng.uniform(), fk = 0.1 + 10 * rng.uniform();
+        double nq = 0, nk = 0;
+        for (int i = 0; i < s.HS; i++) {
+          rescaled[q_at(s, b, t, h, i)] *= fq;
+          rescaled[k_at(s, b, t, h, i)] *= fk;
+          nq += qkv[q_at(s, b, t, h, i)] * qkv[q_at(s, b, t, h, i)];
+          nk += qkv[k_at(s, b, t, h, i)] * qkv[k_at(s, b, t, h, i)];
+        }
+        for (int i = 0; i < s.HS; i++) {
+          unit[q_at(s, b, t, h, i)] *= tau * std::sqrt((double)s.HS) / std::sqrt(nq);
+          unit[k_at(s, b, t, h, i)] /= std::sqrt(nk);
+        }
+      }
+  std::vector<double> a(s.out_size()), b(s.out_size()), c(s.out_size());
+  lssa::attention_forward_cpu<double>(qk, a.data(), qkv.data(), s.B, s.T, s.NH, s.HS);
+  lssa::attention_forward_cpu<double>(qk, b.data(), rescaled.data(), s.B, s.T, s.NH, s.HS);
+  lssa::attention_forward_cpu<double>(sm, c.data(), unit.data(), s.B, s.T, s.NH, s.HS);
+  for (size_t i = 0; i < a.size(); i++) {
+    ASSERT_NEAR(a[i], b[i], 1e-12) << "element " << i << ": the norms of q, k leaked into the weights";
+    ASSERT_NEAR(a[i], c[i], 1e-12) << "element " << i;
+  }
+}
+
+// SSMax's motivation (Nakanishi 2025, Fig. 1): one key with a score margin over n − 1 others keeps
+// its weight as n grows under ssmax (s = 1, margin > 1: the weight rises toward 1), while softmax's
+// weight fades like 1/n. Row weights from the full forward (HS = 1: q = 1, k_0 = 2, other keys
+// k_j = 0 give scores 2 and 0 before the row scale; v_0 = 1, other v = 0, so o = a_0).
+TEST(AttnBaselines, SsmaxDoesNotFadeWithLength) {
+  const Shape s{1, 4096, 1, 1};
+  std::vector<float> qkv(s.qkv_size(), 0.f);
+  for (int t = 0; t < s.T; t++) qkv[q_at(s, 0, t, 0, 0)] = 1.f;
+  qkv[k_at(s, 0, 0, 0, 0)] = 2.f;
+  qkv[v_at(s, 0, 0, 0, 0)] = 1.f;
+  std::vector<float> oss(s.out_size()), osm(s.out_size());
+  lssa::attention_forward_cpu<float>(resolve_with("ssmax", 1024), oss.data(), qkv.data(), s.B, s.T, s.NH, s.HS);
+  lssa::attention_forward_cpu<float>(resolve_with("softmax", 1024), osm.data(), qkv.data(), s.B, s.T, s.NH, s.HS);
+  for (int n : {16, 256, 4096}) {
+    // exact weights: softmax e²/(e² + n − 1); ssmax n²/(n² + n − 1) (score 2·ln n vs 0)
+    const double e2 = std::exp(2.0), wsm = e2 / (e2 + n - 1), wss = (double)n * n / ((double)n * n + n - 1);
+    // fp32, the row's normaliser summed one term at a time: relative error ≤ n·2^-24 (at n = 4096,
+    // ssmax's 4095 terms of e^-16.6 ≈ 6e-8 each vanish against the leading 1: 2.4e-4)
+    const double tol = 1e-6 + n * 6e-8;
+    EXPECT_NEAR(osm[n - 1], wsm, tol) << n;
+    EXPECT_NEAR(oss[n - 1], wss, tol) << n;
+  }
+  EXPECT_LT(osm[4095], 0.002f);  // softmax has faded
+  EXPECT_GT(oss[4095], 0.999f);  // ssmax has not
 }
 
 }  // namespace

@@ -79,6 +79,36 @@ TEST(AttnRegistry, SigmoidBiasModes) {
   expect_one_line_error([&] { lssa::attn_resolve("sigmoid", o, 0); }, "training length");
 }
 
+// The baselines' options (not in the paper): ssmax's s, softmax_qknorm's τ, logn_softmax's T_train.
+TEST(AttnRegistry, BaselineScaleOptions) {
+  AttnOptions o;
+  EXPECT_EQ(lssa::attn_resolve("ssmax", o, 1024).scale_value, 1.0);  // default s = 1
+  EXPECT_DOUBLE_EQ(lssa::attn_resolve("softmax_qknorm", o, 1024).scale_value, std::log2(1024.0 * 1023.0));
+  EXPECT_DOUBLE_EQ(lssa::attn_resolve("softmax_qknorm", o, 128).scale_value, std::log2(128.0 * 127.0));
+  EXPECT_EQ(lssa::attn_resolve("logn_softmax", o, 1024).scale_value, 1024.0);
+  o.ssmax_scale = 0.43f;
+  o.qknorm_scale = "12.5";
+  EXPECT_EQ(lssa::attn_resolve("ssmax", o, 1024).scale_value, (double)0.43f);
+  EXPECT_EQ(lssa::attn_resolve("softmax_qknorm", o, 1024).scale_value, 12.5);
+  for (float bad : {0.f, -1.f, std::nanf(""), INFINITY}) {
+    AttnOptions b;
+    b.ssmax_scale = bad;
+    expect_one_line_error([&] { lssa::attn_resolve("ssmax", b, 1024); }, "--ssmax-scale");
+    expect_one_line_error([&] { lssa::attn_resolve("softmax", b, 1024); }, "--ssmax-scale");  // checked for every variant
+  }
+  for (const char* bad : {"", "abc", "0", "-2", "nan", "inf", "1e999", "train "}) {
+    AttnOptions b;
+    b.qknorm_scale = bad;
+    expect_one_line_error([&] { lssa::attn_resolve("softmax_qknorm", b, 1024); }, "--qknorm-scale");
+  }
+  expect_one_line_error([&] { lssa::attn_resolve("softmax_qknorm", AttnOptions{}, 1); }, "training length");
+  expect_one_line_error([&] { lssa::attn_resolve("logn_softmax", AttnOptions{}, 1); }, "training length");
+  // every variant ignores the scales it does not read
+  for (const char* n : {"softmax", "lssa", "sigmoid"}) {
+    EXPECT_EQ(lssa::attn_resolve(n, o, 1024).scale_value, 0.0) << n;
+  }
+}
+
 TEST(AttnRegistry, ReluDivisorModes) {
   AttnOptions o;
   EXPECT_EQ(lssa::attn_resolve("relu_seqlen", o, 1024).norm, lssa::AttnNorm::DivideSeq);

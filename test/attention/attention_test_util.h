@@ -26,9 +26,10 @@ constexpr int kTestTTrain = 16;  // T_train given to attn_resolve (sigmoid's b =
 // One resolved variant: the registry name, the options and a gtest-safe label.
 struct AttnCase {
   std::string name;   // `--attn` name
-  AttnOptions opt;    // sigmoid bias, relu divisor, re-weighting p
+  AttnOptions opt;    // sigmoid bias, relu divisor, re-weighting p, the baselines' scales
   std::string label;  // e.g. "relu_seqlen_div_row", "lssa_p15"
-  AttnSpec spec() const { return lssa::attn_resolve(name, opt, kTestTTrain); }
+  int t_train = kTestTTrain;  // T_train given to attn_resolve
+  AttnSpec spec() const { return lssa::attn_resolve(name, opt, t_train); }
 };
 
 // gtest prints parameters with PrintTo; the label is the readable form.
@@ -40,7 +41,9 @@ inline bool allows_reweighting(const std::string& name) {
 }
 
 // Every variant with its default options, plus: re-weighting p ∈ ps on every variant whose rows
-// are l1-normalised; sigmoid's three bias modes; relu_seqlen's two divisors.
+// are l1-normalised; sigmoid's three bias modes; relu_seqlen's two divisors; the baselines' score
+// scales: ssmax with another s, softmax_qknorm with a numeric τ, and logn_softmax with T_train = 4
+// (so that the test shapes, T ≤ 10, have rows beyond T_train, where its factor ln n/ln T_train acts).
 inline std::vector<AttnCase> all_attn_cases(const std::vector<float>& ps = {1.f, 2.f, 3.f, 15.f}) {
   std::vector<AttnCase> cases;
   for (const auto& v : lssa::attn_registry()) {
@@ -54,6 +57,17 @@ inline std::vector<AttnCase> all_attn_cases(const std::vector<float>& ps = {1.f,
     }
     if (s.norm == lssa::AttnNorm::DivideSeq)
       cases.push_back({n, AttnOptions{"train", "row", 0.f}, n + "_div_row"});
+    if (s.scale == lssa::AttnScale::SsMax) {
+      AttnOptions o;
+      o.ssmax_scale = 0.4f;
+      cases.push_back({n, o, n + "_s0p4"});
+    }
+    if (s.scale == lssa::AttnScale::Constant) {
+      AttnOptions o;
+      o.qknorm_scale = "2.5";
+      cases.push_back({n, o, n + "_tau2p5"});
+    }
+    if (s.scale == lssa::AttnScale::LogN) cases.push_back({n, AttnOptions{}, n + "_ttrain4", 4});
     if (n != "lssar" && lssa::attn_rows_l1(s))
       for (float p : ps)
         cases.push_back({n, AttnOptions{"train", "seq", p}, n + "_p" + std::to_string((int)p)});

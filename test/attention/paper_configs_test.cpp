@@ -1,5 +1,6 @@
-// Every file in configs/ (one per row of the paper's Tables 1–4 and the Figure 2 p-sweep, plus
-// the model recipes) parses with the program it names on its first line ("# program: train_gpt2"
+// Every file in configs/ (one per row of the paper's Tables 1–4 and the Figure 2 p-sweep, the
+// baselines that are not in the paper (configs/paper/baselines/, Table 4's recipe), plus the model
+// recipes) parses with the program it names on its first line ("# program: train_gpt2"
 // or "# program: eval_gpt2") through the same CLI11 app the program builds (add_train_options /
 // add_eval_options) and passes validate(). Unknown keys are errors here: CLI11 ignores them by
 // default, so a typo ("atn", or "reweight_p" with an underscore) would otherwise silently run the
@@ -7,12 +8,14 @@
 #include <gtest/gtest.h>
 
 #include <CLI/CLI.hpp>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <string>
 #include <vector>
 
 #include "app/run_config.h"
+#include "attention/registry.h"
 #include "runtime/error.h"
 
 namespace {
@@ -93,10 +96,33 @@ TEST(PaperConfigs, EveryFileParsesAndValidates) {
   // Table 1: 4 columns, Table 2: 4 scenarios, Table 3: 8 columns, Table 4: 9 rows + 1 length
   // sweep + 2×3 re-weighted rows (post hoc) + 2×3 trained with re-weighting, Figure 2: 3 sweeps
   // + 2×2 trained rows (p = 1, 7) + 2×2 evaluations of Table 4's trained rows (p = 3, 15),
-  // passkey: 2 evaluations; models: d12, tiny.
-  EXPECT_EQ(paper_rows, 4 + 4 + 8 + 22 + 11 + 2);
+  // passkey: 2 evaluations; baselines (not in the paper, configs/paper/baselines/): 3 rows + 1 length
+  // sweep; models: d12, tiny.
+  EXPECT_EQ(paper_rows, 4 + 4 + 8 + 22 + 11 + 2 + 4);
   EXPECT_EQ(train + eval, (int)files.size());
-  EXPECT_EQ(train, 4 + 4 + 8 + 9 + 6 + 4 + 2);
+  EXPECT_EQ(train, 4 + 4 + 8 + 9 + 6 + 4 + 3 + 2);
+}
+
+// The baselines are marked as not in the paper, report no paper numbers, and carry their options.
+TEST(PaperConfigs, BaselinesAreMarkedNotInThePaper) {
+  int n = 0;
+  for (const fs::path& f : config_files()) {
+    if (f.string().find("/configs/paper/baselines/") == std::string::npos) continue;
+    SCOPED_TRACE(f.string());
+    n++;
+    const std::string text = read_text(f);
+    EXPECT_NE(text.find("NOT IN THE PAPER"), std::string::npos);
+    EXPECT_NE(text.find("# Reported (not in the paper): none"), std::string::npos);
+    if (text.rfind("# program: train_gpt2\n", 0) != 0) continue;
+    lssa::RunConfig rc;
+    ASSERT_EQ(parse_strict(lssa::add_train_options, rc, {"train_gpt2", "--config", f.string(), "--train-data", "x.bin"}), "");
+    lssa::validate(rc);
+    const lssa::AttnSpec spec = rc.gpt.attn_spec();
+    EXPECT_NE(spec.scale, lssa::AttnScale::InvSqrtHS) << "a baseline row rescales the score";
+    const double want = rc.gpt.attn == "ssmax" ? 1.0 : rc.gpt.attn == "softmax_qknorm" ? std::log2(1024.0 * 1023.0) : 1024.0;
+    EXPECT_DOUBLE_EQ(spec.scale_value, want) << rc.gpt.attn;
+  }
+  EXPECT_EQ(n, 4);
 }
 
 TEST(PaperConfigs, StrictParsingCatchesTyposAndUnderscores) {
@@ -126,7 +152,8 @@ TEST(PaperConfigs, LssarFromTheCommandLineIsLssaWithP15) {
 TEST(PaperConfigs, BadAttentionOptionsAreOneLineErrors) {
   for (std::vector<std::string> args : std::vector<std::vector<std::string>>{
            {"--attn", "nope"}, {"--attn", "sigmoid", "--sigmoid-bias", "abc"},
-           {"--attn", "relu_seqlen", "--relu-divisor", "T"}, {"--attn", "relu_seqlen", "--reweight-p", "3"}}) {
+           {"--attn", "relu_seqlen", "--relu-divisor", "T"}, {"--attn", "relu_seqlen", "--reweight-p", "3"},
+           {"--attn", "ssmax", "--ssmax-scale", "0"}, {"--attn", "softmax_qknorm", "--qknorm-scale", "x"}}) {
     args.insert(args.begin(), "train_gpt2");
     args.push_back("--train-data");
     args.push_back("x.bin");

@@ -36,6 +36,8 @@ expect_error "unknown --attn" "$TRAIN" "${TINY[@]}" --attn nosuch --steps 1
 expect_error "--batch 0" "$TRAIN" "${TINY[@]}" --batch 0 --steps 1
 expect_error "--reweight-p -1 (train)" "$TRAIN" "${TINY[@]}" --reweight-p -1 --steps 1
 expect_error "re-weighting on sigmoid" "$TRAIN" "${TINY[@]}" --attn sigmoid --reweight-p 3 --steps 1
+expect_error "--ssmax-scale 0" "$TRAIN" "${TINY[@]}" --attn ssmax --ssmax-scale 0 --steps 1
+expect_error "--qknorm-scale abc" "$TRAIN" "${TINY[@]}" --attn softmax_qknorm --qknorm-scale abc --steps 1
 expect_error "total batch not a multiple" "$TRAIN" "${TINY[@]}" --total-batch 300 --steps 1
 expect_error "odd head size" "$TRAIN" "${TINY[@]}" --channels 66 --heads 2 --steps 1
 expect_error "too little data" "$TRAIN" "${TINY[@]}" --train-data "$W/s_val_000000.bin" --batch 200 --total-batch 12800 --steps 1
@@ -149,6 +151,13 @@ mkdir -p "$W/resumed_r" && cp "$W/straight_r/model_00000003.safetensors" "$W/str
 "$TRAIN" "${TINY[@]}" --attn lssa --reweight-p 3 --steps 6 --ckpt-every 3 --val-every 0 --out "$W/resumed_r" --resume >/dev/null 2>&1
 cmp -s "$W/straight_r/model_00000006.safetensors" "$W/resumed_r/model_00000006.safetensors" &&
   ok "resume bit-exact with lssa + p=3" || bad "resume with lssa + p=3 is not bit-exact"
+# the baselines' scale options are part of the run (checkpoint and fingerprint): another value is refused
+if "$TRAIN" "${TINY[@]}" --attn ssmax --ssmax-scale 0.5 --steps 2 --ckpt-every 2 --val-every 0 --out "$W/run_ssmax" >/dev/null 2>&1; then
+  expect_error "resume ssmax with another --ssmax-scale" "$TRAIN" "${TINY[@]}" --attn ssmax --ssmax-scale 2 --steps 4 \
+    --val-every 0 --out "$W/run_ssmax" --resume
+else
+  bad "train --attn ssmax --ssmax-scale 0.5"
+fi
 
 # with samples every 3 steps: the same weights as without (sampling leaves the training state and
 # RNG alone), and the resumed run prints the straight run's samples (vocabulary 64: token ids)
@@ -237,7 +246,8 @@ check_help() {
 }
 check_help "$TRAIN" --attn --attn-impl --reweight-p --model --layers --heads --channels --seq-len --batch --total-batch --steps --lr \
   --warmup --weight-decay --grad-clip --seed --train-data --val-data --val-every --val-tokens --out --ckpt-every --resume \
-  --device --rope-base --config --sample-every --sample-tokens --sample-top-k --sample-prompt --tokenizer-dir && ok "train_gpt2 --help lists every option and the parser accepts each" || bad "train_gpt2 help/parser"
+  --device --rope-base --config --sample-every --sample-tokens --sample-top-k --sample-prompt --tokenizer-dir \
+  --ssmax-scale --qknorm-scale && ok "train_gpt2 --help lists every option and the parser accepts each" || bad "train_gpt2 help/parser"
 check_help "$EVAL" --ckpt --data --len --reweight-p --rope-scaling --attn --attn-impl --tokens --json --device --prompt --max-new-tokens \
   --top-k --temperature --seed --tokenizer-dir --task --per-position --attn-stats --attn-stats-heads --passkey-depths --passkey-keys &&
   ok "eval_gpt2 --help lists every option and the parser accepts each" || bad "eval_gpt2 help/parser"

@@ -76,6 +76,38 @@ TEST(Checkpoint, ModelRoundTripWithConfigInMetadata) {
   EXPECT_EQ(f.meta("format"), "lssa-gpt2");
 }
 
+// The baselines' options (not in the paper) are recorded; checkpoints written before them (no
+// such metadata) load with the defaults, and a malformed value is one clear error.
+TEST(Checkpoint, BaselineScaleOptionsRoundTripAndDefault) {
+  TmpDir d;
+  GPT2Config c = cfg_small();
+  c.attn = "softmax_qknorm";
+  c.attn_opt.ssmax_scale = 0.25f;
+  c.attn_opt.qknorm_scale = "3.5";
+  auto p = gpt2_init_params(c, 7);
+  const std::string path = d.path + "/m.safetensors";
+  save_model(path, c, p, 5);
+  LoadedModel m = load_model(path);
+  EXPECT_EQ(m.cfg.attn, "softmax_qknorm");
+  EXPECT_EQ(m.cfg.attn_opt.ssmax_scale, 0.25f);
+  EXPECT_EQ(m.cfg.attn_opt.qknorm_scale, "3.5");
+  EXPECT_EQ(m.cfg.attn_spec().scale_value, 3.5);
+  SafeTensorsFile f = safetensors_read(path);
+  f.metadata.erase("ssmax_scale");
+  f.metadata.erase("qknorm_scale");
+  safetensors_write(path, f);
+  m = load_model(path);
+  EXPECT_EQ(m.cfg.attn_opt.ssmax_scale, 1.f);
+  EXPECT_EQ(m.cfg.attn_opt.qknorm_scale, "train");
+  f.metadata["ssmax_scale"] = "abc";
+  safetensors_write(path, f);
+  expect_error_containing([&] { load_model(path); }, "ssmax_scale");
+  f.metadata["ssmax_scale"] = "1";
+  f.metadata["qknorm_scale"] = "-1";
+  safetensors_write(path, f);
+  expect_error_containing([&] { load_model(path); }, "--qknorm-scale");
+}
+
 TEST(Checkpoint, StateRoundTripAndLatestStep) {
   TmpDir d;
   GPT2Config c = cfg_small();

@@ -172,7 +172,7 @@ std::vector<std::string> cases() {
 TEST(OracleCompare, ReferenceFilesExist) {
   ASSERT_FALSE(reference_dir().empty()) << "LSSA_REFERENCE_DIR is not set (run through ctest)";
   // every registered variant except those that only set a default p (lssar = lssa_p15), plus
-  // p = 1, 3, 15 on each re-weightable one (21 + 3 x 13 = 60 for the paper's variants)
+  // p = 1, 3, 15 on each re-weightable one (the paper's 21 variants, softsign_l1 and the 3 baselines: 25 + 3 x 17 = 76)
   size_t variants = 0, reweightable = 0;
   for (const auto& v : lssa::attn_registry()) {
     if (v.default_p > 0.f) continue;

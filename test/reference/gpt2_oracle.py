@@ -18,16 +18,22 @@ import torch.nn.functional as F
 
 ACT_L1 = ["exp_l1", "softplus_l1", "sigmoid_l1", "relu_l1", "relu2_l1", "relu6_l1",
           "gelu_l1", "mish_l1", "softsign_l1"]
+# Baselines that are not in the paper: softmax over a rescaled score (see scores()).
+#   ssmax:          s_ij = S * ln(n_i) * q.k/sqrt(d)     (Scalable-Softmax; S = the ssmax_scale option)
+#   softmax_qknorm: s_ij = tau * q_hat.k_hat             (QK-norm; tau = log2(T_train^2 - T_train) or a number)
+#   logn_softmax:   s_ij = q.k/sqrt(d) * (ln n_i / ln T_train if n_i > T_train else 1)
+BASELINES = ["ssmax", "softmax_qknorm", "logn_softmax"]
 VARIANTS = (["softmax"] + ACT_L1 +
             ["lssa", "sigmoid", "sigmoid_rowbias", "sigmoid_rowbias_l1", "relu_seqlen",
              "relu_shen", "inverse", "recentered", "recentered_l1", "linear", "exp_only",
-             "l1_only"])
+             "l1_only"] + BASELINES)
 
 # Variants whose rows are l1-normalised (sum_j |a_ij| = 1, or 0 for a Z = 0 row): re-weighting
 # (section 4.2) is allowed on exactly these. DECISION: this follows the rule "any variant whose
 # rows are l1-normalised", so besides softmax, the <act>_l1 family, lssa and sigmoid_rowbias_l1 it
 # also admits recentered_l1 (rows 1-3 are softmax rows, others l1) and l1_only (s / sum|s|).
-REWEIGHTABLE = ["softmax"] + ACT_L1 + ["lssa", "sigmoid_rowbias_l1", "recentered_l1", "l1_only"]
+REWEIGHTABLE = (["softmax"] + ACT_L1 + ["lssa", "sigmoid_rowbias_l1", "recentered_l1", "l1_only"] +
+                BASELINES)  # the baselines are softmax rows
 
 # Variants whose rows sum to 1 in |.| (Z = 0 rows excepted): the l1 property test uses this.
 L1_ROWS = list(REWEIGHTABLE)
@@ -97,26 +103,53 @@ def masked_softmax(s, mask):
     return torch.softmax(s, dim=-1)
 
 
-def scores(q, k, variant):
-    """s_ij for every (i, j) (caller masks). lssa: c_i * (q_hat_i . k_hat_j), otherwise q.k/sqrt(d)."""
+def unit(x):
+    """x / max(||x||_2, 1e-12) over the last dimension (F.normalize's convention)."""
+    return x / torch.clamp(x.norm(dim=-1, keepdim=True), min=1e-12)
+
+
+def qknorm_tau(qknorm_scale, t_train):
+    """softmax_qknorm's temperature: 'train' = log2(L^2 - L) with L = T_train (the initial value
+    Henry et al. 2020 give their learned g), else the number."""
+    if qknorm_scale == "train":
+        if t_train is None or t_train < 2:
+            raise ValueError("softmax_qknorm with qknorm_scale 'train' needs t_train >= 2")
+        return math.log2(t_train * t_train - t_train)
+    tau = float(qknorm_scale)
+    if not (tau > 0 and math.isfinite(tau)):
+        raise ValueError(f"qknorm_scale must be 'train' or a number > 0, got {qknorm_scale!r}")
+    return tau
+
+
+def scores(q, k, variant, t_train=None, ssmax_scale=1.0, qknorm_scale="train"):
+    """s_ij for every (i, j) (caller masks). lssa: c_i * (q_hat_i . k_hat_j), otherwise q.k/sqrt(d),
+    times the baselines' row factors."""
     T, HS = q.shape[-2], q.shape[-1]
+    n = row_counts(T, q.dtype, q.device)  # (T, 1)
     if variant == "lssa":
-        qh = q / torch.clamp(q.norm(dim=-1, keepdim=True), min=1e-12)
-        kh = k / torch.clamp(k.norm(dim=-1, keepdim=True), min=1e-12)
-        n = row_counts(T, q.dtype, q.device)
         c = math.log(HS) * torch.log(n)  # (T, 1); c = 0 on the first row
-        return c * (qh @ kh.transpose(-1, -2))
-    return (q @ k.transpose(-1, -2)) / math.sqrt(HS)
+        return c * (unit(q) @ unit(k).transpose(-1, -2))
+    if variant == "softmax_qknorm":
+        return qknorm_tau(qknorm_scale, t_train) * (unit(q) @ unit(k).transpose(-1, -2))
+    s = (q @ k.transpose(-1, -2)) / math.sqrt(HS)
+    if variant == "ssmax":
+        return s * (ssmax_scale * torch.log(n))
+    if variant == "logn_softmax":
+        if t_train is None or t_train < 2:
+            raise ValueError("logn_softmax needs t_train >= 2")
+        factor = torch.where(n > t_train, torch.log(n) / math.log(t_train), torch.ones_like(n))
+        return s * factor
+    return s
 
 
-def attention_weights(q, k, variant, t_train):
+def attention_weights(q, k, variant, t_train, ssmax_scale=1.0, qknorm_scale="train"):
     """The (B, NH, T, T) weight matrix a_ij, zero above the diagonal.
     relu_shen returns its un-normalised relu(s) weights (the LayerNorm is applied to the output)."""
     if variant not in VARIANTS:
         raise ValueError(f"unknown attention variant {variant!r}")
     T = q.shape[-2]
     mask = causal_mask(T, q.device)
-    s = scores(q, k, variant)
+    s = scores(q, k, variant, t_train, ssmax_scale, qknorm_scale)
     zero = torch.zeros_like(s)
     # s with masked entries replaced by 0 so that no activation sees (and differentiates) the
     # future; the results are re-masked below.
@@ -126,7 +159,7 @@ def attention_weights(q, k, variant, t_train):
     def keep(x):
         return torch.where(mask, x, zero)
 
-    if variant in ("softmax", "exp_l1"):
+    if variant in ("softmax", "exp_l1") or variant in BASELINES:
         return masked_softmax(s, mask)
     if variant in _ACTS:
         return l1_normalise(keep(_ACTS[variant](s0)), mask)
@@ -184,11 +217,12 @@ def reweight(a, p, detach_max=False):
     return torch.where(ok, out, a)
 
 
-def attention(q, k, v, variant, reweight_p=0, t_train=None, detach_max=False):
+def attention(q, k, v, variant, reweight_p=0, t_train=None, detach_max=False, ssmax_scale=1.0,
+              qknorm_scale="train"):
     """o = a v per head; (B, NH, T, HS) -> (B, NH, T, HS)."""
     if variant == "exp_l1":
         variant = "softmax"
-    a = attention_weights(q, k, variant, t_train)
+    a = attention_weights(q, k, variant, t_train, ssmax_scale, qknorm_scale)
     if reweight_p:
         if variant not in REWEIGHTABLE:
             raise ValueError(f"re-weighting applies only to l1-normalised variants "
@@ -267,6 +301,8 @@ class Config:
     rope_base: float = 10000.0
     attn: str = "softmax"
     reweight_p: float = 0
+    ssmax_scale: float = 1.0       # ssmax's S (baseline, not in the paper)
+    qknorm_scale: str = "train"    # softmax_qknorm's tau: "train" = log2(T_train^2 - T_train) | a number
 
     @property
     def head_size(self):
@@ -348,7 +384,8 @@ def forward(params, tokens, cfg, targets=None, rope_scaling="none", detach_max=F
         v = v.view(B, T, NH, HS).transpose(1, 2)
         q = apply_rope(q, cos, sin)
         k = apply_rope(k, cos, sin)
-        y = attention(q, k, v, cfg.attn, cfg.reweight_p, cfg.seq_len, detach_max=detach_max)
+        y = attention(q, k, v, cfg.attn, cfg.reweight_p, cfg.seq_len, detach_max=detach_max,
+                      ssmax_scale=cfg.ssmax_scale, qknorm_scale=cfg.qknorm_scale)
         y = y.transpose(1, 2).reshape(B, T, C)
         x = x + y @ params[h + "attn.c_proj.weight"].t() + params[h + "attn.c_proj.bias"]
         xn = layer_norm(x, params[h + "ln_2.weight"], params[h + "ln_2.bias"])

@@ -104,6 +104,7 @@ def make_case(name, out_dir, dtype, store_dtype):
         "seq_len": str(cfg.seq_len), "rope_base": str(int(cfg.rope_base)),
         "attn": variant, "reweight_p": str(p),
         "sigmoid_bias": "train", "relu_divisor": "seq",
+        "ssmax_scale": repr(cfg.ssmax_scale), "qknorm_scale": cfg.qknorm_scale,
         "lrs": ",".join(repr(x) for x in LRS),
         "beta1": "0.9", "beta2": "0.95", "eps": "1e-08", "weight_decay": "0.1", "grad_clip": "1.0",
         "batch": str(B), "dtype": str(dtype).replace("torch.", ""),

@@ -233,6 +233,30 @@ def t_variant_hand_values():
     mu = y.mean(-1, keepdim=True)
     var = ((y - mu) ** 2).mean(-1, keepdim=True)
     assert_close(o, (y - mu) / torch.sqrt(var + 1e-5), what="relu_shen")
+    # baselines (not in the paper), each a softmax of a rescaled score, element by element
+    def sm(x):
+        return torch.softmax(x.masked_fill(~m, -math.inf), -1)
+    fac = torch.tensor([[math.log(i)] for i in range(1, T + 1)], dtype=DT)  # ln n_i per row
+    assert_close(go.attention_weights(q, k, "ssmax", 3), sm(s * fac), what="ssmax S=1")
+    assert_close(go.attention_weights(q, k, "ssmax", 3, ssmax_scale=0.5), sm(0.5 * s * fac), what="ssmax S=0.5")
+    assert float(go.attention_weights(q, k, "ssmax", 3)[0, 0, 0, 0]) == 1.0  # ln 1 = 0: one key, weight 1
+    lf = torch.tensor([[1.0 if i <= 3 else math.log(i) / math.log(3)] for i in range(1, T + 1)], dtype=DT)
+    assert_close(go.attention_weights(q, k, "logn_softmax", 3), sm(s * lf), what="logn_softmax T_train=3")
+    assert_close(go.attention_weights(q, k, "logn_softmax", 6), sm(s), what="logn_softmax = softmax up to T_train")
+    cos_qk = torch.nn.functional.normalize(q, dim=-1) @ torch.nn.functional.normalize(k, dim=-1).transpose(-1, -2)
+    assert_close(go.attention_weights(q, k, "softmax_qknorm", 3), sm(math.log2(3 * 3 - 3) * cos_qk),
+                 what="softmax_qknorm train")
+    assert_close(go.attention_weights(q, k, "softmax_qknorm", 3, qknorm_scale="2.5"), sm(2.5 * cos_qk),
+                 what="softmax_qknorm 2.5")
+    for bad in (lambda: go.attention_weights(q, k, "logn_softmax", None),
+                lambda: go.attention_weights(q, k, "logn_softmax", 1),
+                lambda: go.attention_weights(q, k, "softmax_qknorm", 3, qknorm_scale="-1")):
+        try:
+            bad()
+        except ValueError:
+            pass
+        else:
+            raise AssertionError("a baseline without its t_train / with a bad scale was accepted")
     # exact softplus far from 0 (F.softplus would switch to the identity above 20)
     x = torch.tensor([-800.0, -30.0, 0.0, 25.0, 800.0], dtype=DT)
     ref = torch.tensor([0.0, math.log1p(math.exp(-30.0)), math.log(2.0),

@@ -9,7 +9,9 @@
 #      (exit 0, "diverged at step N" in the table, kept on rerun); any other error fails (exit 1);
 #   3. the `cpu` scale (byte-level) end to end for a few steps on a synthetic byte corpus: two seeds
 #      of softmax and of LSSA trained with p = 15, both protocols in the table, the mean ± spread
-#      over seeds, the unigram cross-entropy line, and --report-only on a partly finished study.
+#      over seeds, the unigram cross-entropy line, and --report-only on a partly finished study;
+#   4. the baselines target (configs/paper/baselines/, not in the paper): its three rows train, evaluate
+#      and are tabulated without paper numbers.
 # Usage: test/scripts/test_reproduce.sh BUILD_DIR [TOKENIZER_DIR]   (BUILD_DIR holds train_gpt2 and eval_gpt2;
 #        with TOKENIZER_DIR, GPT-2's files, the passkey target is run too)
 # Exit status != 0 on failure; prints "N passed, M failed" last.
@@ -216,6 +218,32 @@ PY
 meta=$("$PY" -c "import json,struct,sys; f=open(sys.argv[1],'rb'); n=struct.unpack('<Q',f.read(8))[0]; print(json.loads(f.read(n))['__metadata__']['tokenizer'])" \
        "$W/runs/cpu-3steps/table4/softmax/model_00000003.safetensors" 2>&1)
 if [ "$meta" = bytes ]; then ok "the checkpoint records tokenizer = bytes"; else bad "the checkpoint records tokenizer = bytes" "$meta"; fi
+
+# ---------------------------------------------------------------- 4. the baselines (not in the paper)
+# configs/paper/baselines/ is a target of its own (kept out of table4/): every row trains and evaluates,
+# with no paper numbers beside it, and the checkpoints record the baselines' scale options.
+T0=$(date +%s)
+if out=$($REPRO baselines "${SMALL[@]}" "${DATA[@]}" --build-dir "$BUILD" 2>&1); then
+  ok "baselines --scale tiny runs ($(( $(date +%s) - T0 )) s)"
+else
+  bad "baselines --scale tiny runs" "$out"
+fi
+if msg=$("$PY" - "$W/results/baselines/tiny-8steps" "$W/runs/tiny-8steps/baselines" <<'PY' 2>&1
+import csv, json, math, os, struct, sys
+R, RUNS = sys.argv[1], sys.argv[2]
+rows = list(csv.DictReader(open(os.path.join(R, "results.csv"))))
+got = {(r["attn"], int(r["len_ratio"])) for r in rows}
+want = {(a, k) for a in ("ssmax", "softmax_qknorm", "logn_softmax") for k in (1, 4, 16)}
+assert got == want, (sorted(got - want), sorted(want - got))
+for r in rows:
+    assert r["status"] == "done" and math.isfinite(float(r["loss"])) and r["paper_loss"] == "", r
+def meta(row):
+    f = open(os.path.join(RUNS, row, "model_00000008.safetensors"), "rb")
+    return json.loads(f.read(struct.unpack("<Q", f.read(8))[0]))["__metadata__"]
+assert meta("ssmax")["ssmax_scale"] == "1" and meta("softmax_qknorm")["qknorm_scale"] == "train", meta("ssmax")
+assert os.path.exists(os.path.join(R, "baselines.md"))
+PY
+); then ok "baselines: every row at 1x, 4x, 16x, no paper numbers, options in the checkpoints"; else bad "baselines results" "$msg"; fi
 
 echo "$PASS passed, $FAIL failed"
 [ "$FAIL" -eq 0 ]
