@@ -45,6 +45,7 @@ enum class AttnScale : int {
   LogN = 4,       // 1/√HS for n_i ≤ T_train, else ln(n_i)/ln(T_train)/√HS, scale_value = T_train
                   //                                           (logn_softmax; not in the paper)
 };
+constexpr int kAttnScaleCount = 5;  // number of AttnScale values (the last one + 1)
 
 // The element-wise map φ. A new φ: a value here, its facts in attn_map_signed, its math in
 // attn_map / attn_map_and_deriv (docs/adding_an_attention_variant.md).
@@ -302,22 +303,31 @@ LSSA_HD R attn_map_deriv(AttnMap m, R x) {
 // ---------------------------------------------------------------------------------------------
 // Per-row constants. n = number of visible keys (1-indexed row), HS = head size.
 
+// A set of AttnScale kinds as bits (attn_row_scale's compile-time kScales).
+constexpr unsigned attn_scale_bit(AttnScale sc) { return 1u << (int)sc; }
+constexpr unsigned kAttnAllScales = attn_scale_bit(AttnScale::InvSqrtHS) | attn_scale_bit(AttnScale::LssaLog) |
+                                    attn_scale_bit(AttnScale::SsMax) | attn_scale_bit(AttnScale::Constant) |
+                                    attn_scale_bit(AttnScale::LogN);
+static_assert(kAttnAllScales == (1u << kAttnScaleCount) - 1u, "a new AttnScale needs its branch in attn_row_scale");
+
 // Multiplier of q·k (Dot) or of the cosine (Cosine), by AttnScale: 1/√HS; LSSA's
 // c_i = ln(HS)·ln(n_i) (c_1 = 0); SSMax's s·ln(n_i)/√HS (0 on row 1, whose single weight is 1
 // anyway); a constant temperature τ; log-n scaling max(1, ln n_i/ln T_train)/√HS, written so that
 // rows n_i ≤ T_train get exactly the InvSqrtHS value (logn_softmax is softmax bit for bit there).
-template <typename R>
+// kScales: the kinds this caller can meet (every kind by default). A kernel that runs only some
+// kinds (the fused kernels: flash_plan.h's kFlashFusedScales) compiles only their branches: the
+// HS = 128 fused backward kernels sit at the 255-register limit, and each extra branch in their
+// per-row setup spilled (measured with -Xptxas -v, 2026-12-06: 4 -> 16 bytes, and 12 -> 28 bytes).
+template <typename R, unsigned kScales = kAttnAllScales>
 LSSA_HD R attn_row_scale(const AttnSpec& s, int n, int HS) {
-  switch (s.scale) {
-    case AttnScale::InvSqrtHS: return R(1) / sqrt(R(HS));
-    case AttnScale::LssaLog: return log(R(HS)) * log(R(n));
-    case AttnScale::SsMax: return R(s.scale_value) * log(R(n)) / sqrt(R(HS));
-    case AttnScale::Constant: return R(s.scale_value);
-    case AttnScale::LogN:
-      if (R(n) <= R(s.scale_value)) return R(1) / sqrt(R(HS));
-      return log(R(n)) / log(R(s.scale_value)) / sqrt(R(HS));
-  }
-  return R(1) / sqrt(R(HS));
+  static_assert((kScales & ~kAttnAllScales) == 0u, "unknown AttnScale bits");
+  if ((kScales & attn_scale_bit(AttnScale::LssaLog)) && s.scale == AttnScale::LssaLog) return log(R(HS)) * log(R(n));
+  if ((kScales & attn_scale_bit(AttnScale::SsMax)) && s.scale == AttnScale::SsMax)
+    return R(s.scale_value) * log(R(n)) / sqrt(R(HS));
+  if ((kScales & attn_scale_bit(AttnScale::Constant)) && s.scale == AttnScale::Constant) return R(s.scale_value);
+  if ((kScales & attn_scale_bit(AttnScale::LogN)) && s.scale == AttnScale::LogN && R(n) > R(s.scale_value))
+    return log(R(n)) / log(R(s.scale_value)) / sqrt(R(HS));
+  return R(1) / sqrt(R(HS));  // InvSqrtHS, and LogN's rows n_i ≤ T_train
 }
 
 template <typename R>

@@ -204,7 +204,7 @@ struct ScoreMap {
   static __device__ __forceinline__ void row_setup(const KernelArgs& a, int HS, int i, long stat_row,
                                                    float& xs, float& xb, float& nat_scale) {
     const int n = i + 1;
-    float sc = attn_row_scale<float>(a.spec, n, HS);
+    float sc = attn_row_scale<float, kFlashFusedScales>(a.spec, n, HS);  // only the fused kinds' branches
     if (a.spec.score == AttnScore::Cosine) sc *= a.rq[stat_row];
     float bs = attn_row_bias<float>(a.spec, n);
     nat_scale = sc;

@@ -5,8 +5,7 @@
 // tests check is what runs.
 //
 // Kernel families (KERNEL_NOTES §8.1):
-//   Softmax       exp with an online max; saves LSE                         softmax, exp_l1, ssmax,
-//                                                                           softmax_qknorm, logn_softmax
+//   Softmax       exp with an online max; saves LSE                         softmax, exp_l1
 //   L1            φ(x)/Σ|φ(x)| in one pass, no max; saves Z                 *_l1, lssa, l1_only
 //   Unnormalised  φ(x)/L with L ∈ {1, T, n_i}; saves nothing                 sigmoid*, relu_seqlen,
 //                                                                           linear, exp_only
@@ -46,22 +45,16 @@ struct FlashFamily {
   AttnMap map;         // φ the kernel applies (Exp for Softmax)
   const char* reason;  // not fused: why (one line)
 };
-// The score row scales (AttnScale) the fused kernels compute. Their row_setup (flash_kernels.cuh)
-// evaluates attn_row_scale once per query row and multiplies every tile score of the row by it
-// (Cosine: times 1/‖q_i‖, with k̂ from the row kernel), so every scale that is one scalar per row —
-// all of AttnScale today, the baselines ssmax, softmax_qknorm and logn_softmax included — is fused
-// without a change to the tile loops. A scale that varied per key, or needed the row's scores,
-// would need a tile loop of its own: answer false for it here and it routes to the reference path.
-constexpr bool flash_scale_fused(AttnScale sc) {
-  switch (sc) {
-    case AttnScale::InvSqrtHS: return true;
-    case AttnScale::LssaLog: return true;
-    case AttnScale::SsMax: return true;
-    case AttnScale::Constant: return true;
-    case AttnScale::LogN: return true;
-  }
-  return false;
-}
+// The score row scales (AttnScale) the fused kernels compute: the paper's two (1/√HS and LSSA's
+// c_i). Their row_setup (flash_kernels.cuh) evaluates attn_row_scale<float, kFlashFusedScales>
+// once per query row, so only these branches are compiled into the kernels. The baselines' scales
+// (ssmax, softmax_qknorm, logn_softmax) are one scalar per row too and would need no change to the
+// tile loops, but their branches pushed the HS = 128 backward kernels, already at 255 registers,
+// into more spilling (sm_80: 4 -> 16 bytes for softmax, 12 -> 28 for l1_only; -Xptxas -v,
+// 2026-12-06), so they run on the reference path until a GPU can measure what that spill costs.
+// A scale is fused iff its bit is here; flash_family() routes every other one to the reference path.
+constexpr unsigned kFlashFusedScales = attn_scale_bit(AttnScale::InvSqrtHS) | attn_scale_bit(AttnScale::LssaLog);
+constexpr bool flash_scale_fused(AttnScale sc) { return (kFlashFusedScales & attn_scale_bit(sc)) != 0u; }
 
 constexpr FlashFamily flash_family(const AttnSpec& s) {
   if (!flash_scale_fused(s.scale))

@@ -4,6 +4,8 @@
 // variant without l1-normalised rows — is an lssa::Error with one line.
 #include <gtest/gtest.h>
 
+#include <cstring>
+
 #include <cmath>
 #include <set>
 #include <string>
@@ -226,7 +228,8 @@ TEST(AttnRegistry, FusedRoutesAgreeWithTheFlags) {
       o.reweight_p = p;
       const lssa::AttnSpec sp = lssa::attn_resolve(v.name, o, 1024);
       const lssa::FlashRoute r = lssa::flash_route(sp, 64);
-      const bool structural = sp.transform == lssa::AttnTransform::None && !sp.post_layernorm;
+      const bool structural =
+          sp.transform == lssa::AttnTransform::None && !sp.post_layernorm && lssa::flash_scale_fused(sp.scale);
       EXPECT_EQ(r.impl == lssa::AttnImpl::Fused, structural) << v.name << " p=" << p << ": " << r.reason;
       EXPECT_EQ(lssa::flash_route(sp, 32).impl, lssa::AttnImpl::Reference) << v.name;  // no HS=32 kernel
       if (r.impl != lssa::AttnImpl::Fused) {
@@ -247,6 +250,28 @@ TEST(AttnRegistry, FusedRoutesAgreeWithTheFlags) {
     for (int m = 0; m < lssa::kAttnMapCount; m++)
       EXPECT_EQ(lssa::flash_map_instantiated(static_cast<lssa::FlashKind>(k), static_cast<lssa::AttnMap>(m)), needed[k][m])
           << "family " << k << " map " << m;
+}
+
+// The fused kernels compile attn_row_scale with only kFlashFusedScales' branches: for every
+// registered variant whose scale is fused, that restricted function must give the full one's
+// value bit for bit on every row (n up to past T_train, HS 64 and 128); and the paper's two scales
+// stay fused (1/√HS and LSSA's c_i), so no variant of the paper leaves the fused kernels.
+TEST(AttnRegistry, FusedRowScaleIsTheSharedFormula) {
+  EXPECT_TRUE(lssa::flash_scale_fused(lssa::AttnScale::InvSqrtHS));
+  EXPECT_TRUE(lssa::flash_scale_fused(lssa::AttnScale::LssaLog));
+  int checked = 0;
+  for (const auto& v : lssa::attn_registry()) {
+    const lssa::AttnSpec sp = lssa::attn_resolve(v.name, AttnOptions{}, 128);
+    if (!lssa::flash_scale_fused(sp.scale)) continue;
+    for (int HS : {64, 128})
+      for (int n = 1; n <= 4096; n++) {
+        const float full = lssa::attn_row_scale<float>(sp, n, HS);
+        const float fused = lssa::attn_row_scale<float, lssa::kFlashFusedScales>(sp, n, HS);
+        ASSERT_EQ(std::memcmp(&full, &fused, sizeof(float)), 0) << v.name << " n=" << n << " HS=" << HS;
+        checked++;
+      }
+  }
+  EXPECT_GT(checked, 0);
 }
 
 // The selection function: --attn-impl on the CPU backend (one implementation, a reference).
