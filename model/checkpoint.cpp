@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "model/safetensors.h"
+#include "runtime/bytes.h"
 #include "runtime/error.h"
 #include "runtime/file_io.h"
 
@@ -142,7 +143,7 @@ LoadedModel load_model(const std::string& path_in) {
   m.params.assign(o.total, 0.f);
   for (const ParamTensor& t : layout) {
     const SafeTensor& st = f.at(t.name);
-    std::memcpy(m.params.data() + t.offset, st.data.data(), st.data.size());
+    copy_bytes(m.params.data() + t.offset, st.data.data(), st.data.size());
   }
   return m;
 }
@@ -227,8 +228,8 @@ StateFile read_state_file(const std::string& path) {
                 n > avail / 8 ? "more" : strfmt("%zu", 8 * n).c_str()));
   st.m.resize(n);
   st.v.resize(n);
-  std::memcpy(st.m.data(), buf.data() + 16 + len, 4 * n);
-  std::memcpy(st.v.data(), buf.data() + 16 + len + 4 * n, 4 * n);
+  copy_bytes(st.m.data(), buf.data() + 16 + len, 4 * n);  // n may be 0: st.m.data() null
+  copy_bytes(st.v.data(), buf.data() + 16 + len + 4 * n, 4 * n);
   return sf;
 }
 }  // namespace

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
+#include "runtime/bytes.h"
 #include "runtime/error.h"
 #include "runtime/file_io.h"
 
@@ -26,7 +27,7 @@ int64_t SafeTensor::numel() const {
 
 std::vector<float> SafeTensor::as_f32() const {
   std::vector<float> out(numel());
-  if (dtype == "F32") std::memcpy(out.data(), data.data(), data.size());
+  if (dtype == "F32") copy_bytes(out.data(), data.data(), data.size());
   else if (dtype == "F64") {
     const double* p = (const double*)data.data();
     for (size_t i = 0; i < out.size(); i++) out[i] = (float)p[i];
@@ -36,7 +37,7 @@ std::vector<float> SafeTensor::as_f32() const {
 
 std::vector<double> SafeTensor::as_f64() const {
   std::vector<double> out(numel());
-  if (dtype == "F64") std::memcpy(out.data(), data.data(), data.size());
+  if (dtype == "F64") copy_bytes(out.data(), data.data(), data.size());
   else if (dtype == "F32") {
     const float* p = (const float*)data.data();
     for (size_t i = 0; i < out.size(); i++) out[i] = p[i];
@@ -46,7 +47,7 @@ std::vector<double> SafeTensor::as_f64() const {
 
 std::vector<int32_t> SafeTensor::as_i32() const {
   std::vector<int32_t> out(numel());
-  if (dtype == "I32") std::memcpy(out.data(), data.data(), data.size());
+  if (dtype == "I32") copy_bytes(out.data(), data.data(), data.size());
   else if (dtype == "I64") {
     const int64_t* p = (const int64_t*)data.data();
     for (size_t i = 0; i < out.size(); i++) out[i] = (int32_t)p[i];
@@ -71,7 +72,7 @@ SafeTensor make_tensor_f32(const std::vector<int64_t>& shape, const float* data)
   t.dtype = "F32";
   t.shape = shape;
   t.data.resize(t.numel() * 4);
-  std::memcpy(t.data.data(), data, t.data.size());
+  copy_bytes(t.data.data(), data, t.data.size());
   return t;
 }
 
@@ -80,7 +81,7 @@ SafeTensor make_tensor_i32(const std::vector<int64_t>& shape, const int32_t* dat
   t.dtype = "I32";
   t.shape = shape;
   t.data.resize(t.numel() * 4);
-  std::memcpy(t.data.data(), data, t.data.size());
+  copy_bytes(t.data.data(), data, t.data.size());
   return t;
 }
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Longer fuzzing by hand (CI runs each target 20 s: scripts/test.sh --sanitize).
+# Longer fuzzing by hand (CI runs each target 10 s: scripts/test.sh --sanitize).
 #
 #   scripts/fuzz.sh                 # every target, 10 minutes each
 #   scripts/fuzz.sh fuzz_shard 3600 # one target, one hour

@@ -246,10 +246,12 @@ TEST(TokenizerRoundTrip, RandomBytesIncludingInvalidUtf8) {
 }
 
 TEST(TokenizerRoundTrip, HugePieces) {
-  // Pieces of up to a million bytes: they must use the O(n log n) BPE (the quadratic one would
-  // take minutes) and must not exhaust the regex engine's stack. The expected counts follow
-  // from the vocabulary: GPT-2 has no multi-space token, "aaaa" and "\n\n" are tokens, and
-  // two 0xFF bytes are not.
+  // Pieces of up to a million bytes: they must use the O(n log n) BPE and must not exhaust the
+  // regex engine's stack. The expected counts follow from the vocabulary: GPT-2 has no
+  // multi-space token, "aaaa" and "\n\n" are tokens, and two 0xFF bytes are not. The time is
+  // printed, not asserted (tests never assert wall-clock time: under the sanitizers or on a loaded
+  // machine a correct encode takes tens of seconds); the quadratic BPE would need ~2^40 steps on
+  // these pieces, hours, and runs into the test's timeout (test/data/CMakeLists.txt).
   LSSA_REQUIRE_TOKENIZER(tok);
   const std::pair<std::string, size_t> cases[] = {
       {std::string(1 << 20, ' ') + "x", 1 << 20},  // (2^20 - 1) spaces, then " x"
@@ -262,7 +264,7 @@ TEST(TokenizerRoundTrip, HugePieces) {
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     EXPECT_EQ(tok.decode(ids), s);
     EXPECT_EQ(ids.size(), count) << show(s.substr(0, 4)) << "... (" << s.size() << " bytes)";
-    EXPECT_LT(secs, 20.0) << "encoding a " << s.size() << "-byte piece took " << secs << " s";
+    std::printf("encoding a %zu-byte piece took %.2f s\n", s.size(), secs);
   }
 }
 

@@ -40,6 +40,8 @@ put("fuzz_safetensors", "two_tensors", safetensors({"a": ("F32", [2, 2], f32(4))
                                                    {"k": "v"}))
 put("fuzz_safetensors", "f64_i64", safetensors({"x": ("F64", [2], struct.pack("<2d", 1.5, -2)), "y": ("I64", [1], struct.pack("<q", 7))}))
 put("fuzz_safetensors", "empty_tensor", safetensors({"e": ("F32", [0, 3], b"")}))
+# F64 and I32 without elements: the accessors' memcpy path (memcpy into a null data() was UB; found by fuzzing)
+put("fuzz_safetensors", "zero_elements", safetensors({"e": ("F64", [0, 3], b""), "i": ("I32", [0], b"")}))
 put("fuzz_safetensors", "header_only", safetensors({}))
 
 # ---- checkpoint: a micro lssa-gpt2 model (L=1, NH=1, C=2, V=2, Vp=128) and a state ------------------

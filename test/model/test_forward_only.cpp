@@ -21,6 +21,7 @@
 #include "model/model.h"
 #include "runtime/error.h"
 #include "runtime/rng.h"
+#include "test/test_scale.h"
 
 using namespace lssa;
 
@@ -36,10 +37,12 @@ GPT2Config tiny(const char* attn) {
 }
 
 // N = B·T = 2·1300 positions: three chunks of logits, the last one partial; then one chunk.
+// Under LSSA_TEST_REDUCED=1 (the sanitizer build, test/test_scale.h) the same N as 8·325, and the
+// one-chunk forward 2·350 instead of 1·700: the same chunks at a quarter of the attention's cost.
 TEST(ForwardOnly, LossesAreBitIdenticalToTheTrainingForward) {
   for (const char* attn : {"softmax", "lssa"}) {
     const GPT2Config c = tiny(attn);
-    const int B = 2, T = 1300, N = B * T;
+    const int B = lssa_test::full_or_reduced(2, 8), T = lssa_test::full_or_reduced(1300, 325), N = B * T;
     const uint64_t seed = 20261202;
     std::printf("seed %llu (%s)\n", (unsigned long long)seed, attn);
     Rng rng(seed);
@@ -68,8 +71,9 @@ TEST(ForwardOnly, LossesAreBitIdenticalToTheTrainingForward) {
     EXPECT_LE(worst, tol) << attn << ": per-position losses";
     std::printf("%s, B·T = %d (3 chunks): max |Δloss| %.3g, bound %.3g\n", attn, N, worst, tol);
     // one chunk (B·T ≤ kEvalLogitRows): the same bits, and the buffers are reused across sizes
-    const double lt2 = train->forward(x.data(), y.data(), 1, 700, RopeScaling::Ntk);
-    const double le2 = eval->forward(x.data(), y.data(), 1, 700, RopeScaling::Ntk);
+    const int B2 = lssa_test::full_or_reduced(1, 2), T2 = 700 / B2;
+    const double lt2 = train->forward(x.data(), y.data(), B2, T2, RopeScaling::Ntk);
+    const double le2 = eval->forward(x.data(), y.data(), B2, T2, RopeScaling::Ntk);
     EXPECT_EQ(std::memcmp(&lt2, &le2, sizeof lt2), 0) << attn << ": " << lt2 << " vs " << le2;
     const std::vector<float> a2 = train->losses(), b2 = eval->losses();
     EXPECT_EQ(std::memcmp(a2.data(), b2.data(), a2.size() * sizeof(float)), 0) << attn << ": one chunk";

@@ -14,6 +14,7 @@
 #include "model/gpt2_cpu.h"
 #include "model/layers_cpu.h"
 #include "runtime/rng.h"
+#include "test/test_scale.h"
 
 using namespace lssa;
 
@@ -312,7 +313,9 @@ TEST(ModelProperties, ReweightP50AtT4096StaysFinite) {
   GPT2Config cfg = tiny_config("lssa", 50.f);
   Gpt2Cpu<float> m(cfg);
   m.set_params(gpt2_init_params(cfg, 5));
-  const int T = 4096;  // 256x the training length, with NTK scaling
+  // 256x the training length, with NTK scaling; 32x (T = 512) under LSSA_TEST_REDUCED=1 (the
+  // sanitizer build, test/test_scale.h): the same code paths at 1/64 of the attention's cost
+  const int T = lssa_test::full_or_reduced(4096, 512);
   std::vector<int> x(T), y(T);
   for (int t = 0; t < T; t++) {
     x[t] = (t * 7) % cfg.V;

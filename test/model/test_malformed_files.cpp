@@ -111,6 +111,37 @@ TEST(MalformedSafetensors, ShapeAndBytesMustAgreeWithoutOverflow) {
   expect_error([&] { safetensors_read(p); }, "header length");
 }
 
+// Tensors without elements (a zero dimension), of every dtype: the accessors return empty vectors.
+// They called memcpy(out.data(), …, 0) with the null data() of an empty vector — undefined
+// behaviour, found by fuzz_safetensors under UBSan (its input is in the seed corpus:
+// test/fuzz/corpus/fuzz_safetensors/zero_elements).
+TEST(MalformedSafetensors, TensorsWithoutElementsOfEveryDtype) {
+  TmpDir d;
+  for (const std::string dt : {"F32", "F64", "I32", "I64"}) {
+    SCOPED_TRACE(dt);
+    const std::string h = R"({"e":{"dtype":")" + dt + R"(","shape":[0,3],"data_offsets":[0,0]}})";
+    const SafeTensorsFile f = safetensors_read(write_st(d.path, dt, h, 0));
+    const SafeTensor& t = f.at("e");
+    EXPECT_EQ(t.numel(), 0);
+    if (dt[0] == 'F') {
+      EXPECT_TRUE(t.as_f32().empty());
+      EXPECT_TRUE(t.as_f64().empty());
+    } else {
+      EXPECT_TRUE(t.as_i32().empty());
+    }
+  }
+  // made (no data to copy: the pointer may be null), written and read back
+  SafeTensorsFile w;
+  w.tensors["f"] = make_tensor_f32({4, 0}, nullptr);
+  w.tensors["i"] = make_tensor_i32({0}, nullptr);
+  const std::string p = d.path + "/empty.safetensors";
+  safetensors_write(p, w);
+  const SafeTensorsFile r = safetensors_read(p);
+  EXPECT_EQ(r.at("f").shape, (std::vector<int64_t>{4, 0}));
+  EXPECT_TRUE(r.at("f").as_f32().empty());
+  EXPECT_TRUE(r.at("i").as_i32().empty());
+}
+
 TEST(MalformedState, HeaderValuesAreChecked) {
   TmpDir d;
   const std::string fp = "\"{}\"";
@@ -130,4 +161,9 @@ TEST(MalformedState, HeaderValuesAreChecked) {
   expect_error(st("long", R"({"step":3)" + ok_tail, 17), "malformed");
   expect_error(st("shard", R"({"step":3,"seed":1,"loader":[0,0,0],"fingerprint":"{}","n_params":2,"shard":[2,1],"world":2})", 0),
                "shard range");
+  // no parameters: empty moments (the copy into an empty vector's null data() was undefined)
+  const TrainState none =
+      load_state(write_state_raw(d.path, "none", R"({"step":0,"seed":1,"loader":[0,0,0],"fingerprint":"{}","n_params":0})", 0), 0);
+  EXPECT_TRUE(none.m.empty());
+  EXPECT_TRUE(none.v.empty());
 }
