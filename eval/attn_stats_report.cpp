@@ -24,6 +24,16 @@ nlohmann::json bucket_json(const AttnStats& s, int b, const AttnStatCell& c) {
 
 const char* set_name(AttnStatSet s) { return s == AttnStatSet::Final ? "final" : "base"; }
 
+// Adds {"final": [buckets], "base": [buckets]} to j, each bucket's cell from cell_of(set, bucket).
+template <typename CellOf>
+void add_sets(nlohmann::json& j, const AttnStats& s, CellOf cell_of) {
+  for (int k = 0; k < s.sets(); k++) {
+    nlohmann::json bs = nlohmann::json::array();
+    for (int b = 0; b < s.buckets(); b++) bs.push_back(bucket_json(s, b, cell_of((AttnStatSet)k, b)));
+    j[set_name((AttnStatSet)k)] = bs;
+  }
+}
+
 }  // namespace
 
 nlohmann::json attn_stats_json(const std::vector<AttnStats>& layers, bool per_head) {
@@ -36,20 +46,12 @@ nlohmann::json attn_stats_json(const std::vector<AttnStats>& layers, bool per_he
   for (size_t l = 0; l < layers.size(); l++) {
     const AttnStats& s = layers[l];
     nlohmann::json lj = {{"layer", l}};
-    for (int k = 0; k < s.sets(); k++) {
-      nlohmann::json bs = nlohmann::json::array();
-      for (int b = 0; b < s.buckets(); b++) bs.push_back(bucket_json(s, b, s.layer_cell((AttnStatSet)k, b)));
-      lj[set_name((AttnStatSet)k)] = bs;
-    }
+    add_sets(lj, s, [&](AttnStatSet k, int b) { return s.layer_cell(k, b); });
     if (per_head) {
       nlohmann::json hs = nlohmann::json::array();
       for (int h = 0; h < s.heads(); h++) {
         nlohmann::json hj = {{"head", h}};
-        for (int k = 0; k < s.sets(); k++) {
-          nlohmann::json bs = nlohmann::json::array();
-          for (int b = 0; b < s.buckets(); b++) bs.push_back(bucket_json(s, b, s.cell((AttnStatSet)k, h, b)));
-          hj[set_name((AttnStatSet)k)] = bs;
-        }
+        add_sets(hj, s, [&](AttnStatSet k, int b) { return s.cell(k, h, b); });
         hs.push_back(hj);
       }
       lj["heads"] = hs;
