@@ -403,24 +403,31 @@ def report(ctx, scale, floor):
     return "\n".join(lines), verdicts
 
 
+def write_claims(results_dir, scale, floor=0.04, out=None):
+    """Writes the claims table of a scale; returns (its path, its text). Raises SystemExit (one error
+    line) when Table 4's results of the scale do not exist."""
+    t4 = os.path.join(results_dir, "table4", scale)
+    csvs = [os.path.join(t4, "results.csv"), os.path.join(results_dir, "figure2", scale, "results.csv")]
+    if not os.path.exists(csvs[0]):
+        raise SystemExit(f"error: {csvs[0]} does not exist (run scripts/reproduce/table4.sh --scale {scale} first)")
+    ctx = Context(read_results(csvs), read_unigram(os.path.join(t4, "table4.md")), floor)
+    text, _ = report(ctx, scale, floor)
+    out = out or os.path.join(t4, "claims.md")
+    with open(out + ".tmp", "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(out + ".tmp", out)
+    return out, text
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--scale", default="cpu")
+    ap.add_argument("--scale", default="cpu", help="the results' scale label (cpu, tiny, cpu-3steps, ...)")
     ap.add_argument("--results-dir", default=os.path.join(REPO, "results"))
     ap.add_argument("--floor", type=float, default=0.04,
                     help="the smallest noise s in nats (default 0.04: the thread-order noise, docs/reproduce.md)")
     ap.add_argument("--out", help="markdown file (default: RESULTS/table4/SCALE/claims.md)")
     args = ap.parse_args(argv)
-    t4 = os.path.join(args.results_dir, "table4", args.scale)
-    csvs = [os.path.join(t4, "results.csv"), os.path.join(args.results_dir, "figure2", args.scale, "results.csv")]
-    if not os.path.exists(csvs[0]):
-        sys.exit(f"error: {csvs[0]} does not exist (run scripts/reproduce/table4.sh --scale {args.scale} first)")
-    ctx = Context(read_results(csvs), read_unigram(os.path.join(t4, "table4.md")), args.floor)
-    text, _ = report(ctx, args.scale, args.floor)
-    out = args.out or os.path.join(t4, "claims.md")
-    with open(out + ".tmp", "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(out + ".tmp", out)
+    out, text = write_claims(args.results_dir, args.scale, args.floor, args.out)
     print(text)
     print(f"wrote {os.path.relpath(out)}", file=sys.stderr)
 

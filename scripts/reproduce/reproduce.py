@@ -1035,6 +1035,11 @@ def main():
     if args.dry_run:
         return 0
     out_dir, recs, pngs = write_results(args.table, runs, args)
+    if args.table in ("table4", "figure2") and os.path.exists(os.path.join(args.results_dir, "table4", args.label,
+                                                                            "results.csv")):
+        import claims  # the paper's claims as verdicts, from Table 4's (and Figure 2's) results of this scale
+        path, _ = claims.write_claims(args.results_dir, args.label)
+        say(f"claims: {os.path.relpath(path, REPO)}")
     failed = [r for r in recs if r["status"] == "failed"]
     diverged = sorted({r["train_config"] for r in recs if r["status"] == "diverged"})
     say(f"done: {counters['trained']} trained, {counters['evaluated']} evaluated, {counters['skipped']} skipped | "

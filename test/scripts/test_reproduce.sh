@@ -213,8 +213,12 @@ for s in ("| **Re-weighted (p = 15)** |", "| **Re-weighted (p = 15), trained** |
     assert s in md, (s, md)
 assert "Partial results" not in md, md
 assert md.index("Re-weighted (p = 15)** |") < md.index("Re-weighted (p = 15), trained** |"), md
+# the claims table (scripts/reproduce/claims.py) is written with the report: 2-seed rows, rows not run
+claims = open(os.path.join(R, "claims.md")).read()
+assert "| At 1×, LSSA matches or beats softmax |" in claims and "**not yet run**" in claims, claims
+assert "(2 seeds)" in claims and "Softmax unusable at p = 15" in claims, claims
 PY
-); then ok "cpu scale: both protocols, seeds with mean ± spread, unigram line"; else bad "cpu scale: both protocols, seeds" "$msg"; fi
+); then ok "cpu scale: both protocols, seeds with mean ± spread, unigram line, claims.md"; else bad "cpu scale: both protocols, seeds" "$msg"; fi
 meta=$("$PY" -c "import json,struct,sys; f=open(sys.argv[1],'rb'); n=struct.unpack('<Q',f.read(8))[0]; print(json.loads(f.read(n))['__metadata__']['tokenizer'])" \
        "$W/runs/cpu-3steps/table4/softmax/model_00000003.safetensors" 2>&1)
 if [ "$meta" = bytes ]; then ok "the checkpoint records tokenizer = bytes"; else bad "the checkpoint records tokenizer = bytes" "$meta"; fi
