@@ -37,8 +37,7 @@ SOFTMAX, LSSA = T4 + "softmax.toml", T4 + "lssa.toml"
 SIGMOID, ROWBIAS = T4 + "sigmoid.toml", T4 + "sigmoid_rowbias.toml"
 TRAINED_LSSA = {1: F2 + "trained_p1/lssa.toml", 3: T4 + "trained_p3/lssar.toml",
                 7: F2 + "trained_p7/lssa.toml", 15: T4 + "trained_p15/lssar.toml"}
-TRAINED_SOFTMAX = {1: F2 + "trained_p1/softmax.toml", 3: T4 + "trained_p3/softmax.toml",
-                   7: F2 + "trained_p7/softmax.toml", 15: T4 + "trained_p15/softmax.toml"}
+TRAINED_SOFTMAX_P15 = T4 + "trained_p15/softmax.toml"
 REFERENCE = [(SOFTMAX, 0.0), (LSSA, 0.0), (TRAINED_LSSA[15], 15.0)]
 
 
@@ -53,13 +52,12 @@ class Series:
         self.key, self.name = key, name
         self.seeds = {}        # seed -> {ratio: loss}
         self.diverged = {}     # seed -> detail (e.g. "non-finite loss (nan) at step 312")
-        self.paper = {}        # ratio -> the paper's loss
 
     def only(self, seeds):
         """A copy with only these seeds (to compare rows over the seeds they share)."""
         c = Series(self.key, self.name)
         c.seeds = {k: v for k, v in self.seeds.items() if k in seeds}
-        c.diverged, c.paper = self.diverged, self.paper
+        c.diverged = self.diverged
         return c
 
     def values(self, q):
@@ -88,8 +86,6 @@ def read_results(paths):
                     continue
                 seen.add((key, seed, ratio))
                 s = series.setdefault(key, Series(key, r["row"]))
-                if r["paper_loss"]:
-                    s.paper.setdefault(ratio, float(r["paper_loss"]))
                 if r["status"] == "done" and r["loss"]:
                     s.seeds.setdefault(seed, {})[ratio] = float(r["loss"])
                 elif r["status"] in ("diverged", "non-finite"):
@@ -131,9 +127,8 @@ class Stat:
         self.n = len(vals)
         self.mean = statistics.fmean(vals) if vals else None
         self.std = statistics.stdev(vals) if len(vals) >= 2 else None
-        self.borrowed = False
-        if self.n == 1:
-            self.std, self.borrowed = ctx.reference_spread(q), True
+        if self.n == 1:  # one seed: the reference rows' spread of the same quantity
+            self.std = ctx.reference_spread(q)
         self.diverged = bool(series and series.diverged and not series.seeds)
 
     @property
@@ -318,7 +313,7 @@ def claim_flat(ctx, protocol, r, limit):
 def claim_softmax_p15(ctx, protocol):
     u = ctx.unigram
     base = ctx.stat(SOFTMAX, 0, loss_at(1))
-    series = ctx.get(SOFTMAX, 15) if protocol == "post hoc" else ctx.get(TRAINED_SOFTMAX[15], 15)
+    series = ctx.get(SOFTMAX, 15) if protocol == "post hoc" else ctx.get(TRAINED_SOFTMAX_P15, 15)
     st = Stat(series, loss_at(1), ctx)
     if st.diverged:
         return "holds", f"softmax trained with p = 15: {st.text()}"
@@ -393,10 +388,8 @@ def report(ctx, scale, floor):
              f"and `results/figure2/{scale}/results.csv`. Losses in nats per token (per byte at the `cpu` "
              "scale); mean ± standard deviation over the finished seeds.", "",
              "| claim | paper (124M, T_train = 1024) | ours | verdict |", "|---|---|---|---|"]
-    verdicts = []
     for text, paper, fn in CLAIMS:
         v, ev = fn(ctx)
-        verdicts.append(v)
         lines.append(f"| {text} | {paper} | {ev} | **{v}** |")
     lines += ["", "How a verdict is made: a quantity of a row is the mean over its finished seeds; d is the "
               "difference between the two rows compared, s = max(the larger seed spread of the two, "
@@ -409,7 +402,7 @@ def report(ctx, scale, floor):
               "rising 4.0% from 1K to 8K; \"unusable\" is ours: losing at least half of what the context "
               "gains over the unigram at 1×, or diverging. The paper's Table 4 stops at 8×; rows at 16× are "
               "ours only.", ""]
-    return "\n".join(lines), verdicts
+    return "\n".join(lines)
 
 
 def write_claims(results_dir, scale, floor=0.04, out=None):
@@ -420,7 +413,7 @@ def write_claims(results_dir, scale, floor=0.04, out=None):
     if not os.path.exists(csvs[0]):
         raise SystemExit(f"error: {csvs[0]} does not exist (run scripts/reproduce/table4.sh --scale {scale} first)")
     ctx = Context(read_results(csvs), read_unigram(os.path.join(t4, "table4.md")), floor)
-    text, _ = report(ctx, scale, floor)
+    text = report(ctx, scale, floor)
     out = out or os.path.join(t4, "claims.md")
     with open(out + ".tmp", "w", encoding="utf-8") as f:
         f.write(text)

@@ -4,9 +4,8 @@
 // variant without l1-normalised rows — is an lssa::Error with one line.
 #include <gtest/gtest.h>
 
-#include <cstring>
-
 #include <cmath>
+#include <cstring>
 #include <set>
 #include <string>
 
