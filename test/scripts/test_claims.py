@@ -79,6 +79,16 @@ rows += rows_of(T4 + "lssa.toml", "LSSAR", 15, {0: [2.4, 2.6, 3.0, 3.2, 3.4], 1:
 # 2.9 + 4.7 > 5 -> inconclusive); 16x +23% -> contradicted
 rows += rows_of(T4 + "trained_p15/lssar.toml", "LSSAR trained", 15,
                 {0: [1.70, 1.70, 1.72, 1.75, 2.09], 1: [1.70, 1.70, 1.72, 1.75, 2.09]})
+# the other re-weighted row, sigmoid(s - ln n_i) + l1: post hoc p = 3 at 1x 1.51 vs p = 0 1.61 and p = 15 2.0
+# -> d = -0.10, s = 0.04 (floor) -> holds. Trained (1 seed each) at 8x: p = 15 2.10 vs p = 3 2.12 and p = 0
+# 2.2 -> d = -0.02; the borrowed spread (0.028 at 8x, softmax's and LSSA's) is below the floor -> 2s = 0.08
+# -> inconclusive
+RB = T4 + "sigmoid_rowbias_l1.toml"
+rows += rows_of(RB, "Sigmoid l1", 0, {0: [1.60, 1.8, 2.0, 2.2, 2.4], 1: [1.62, 1.8, 2.0, 2.2, 2.4]})
+rows += rows_of(RB, "Sigmoid l1", 3, {0: [1.50, 1.8, 2.0, 2.3, 2.5], 1: [1.52, 1.8, 2.0, 2.3, 2.5]})
+rows += rows_of(RB, "Sigmoid l1", 15, {0: [2.0, 2.1, 2.2, 2.3, 2.4], 1: [2.0, 2.1, 2.2, 2.3, 2.4]})
+rows += rows_of(T4 + "trained_p3/sigmoid_rowbias_l1.toml", "Sigmoid l1 trained", 3, {0: [1.6, 1.8, 2.0, 2.12, 2.3]})
+rows += rows_of(T4 + "trained_p15/sigmoid_rowbias_l1.toml", "Sigmoid l1 trained", 15, {0: [1.7, 1.8, 2.0, 2.10, 2.2]})
 # softmax trained with p = 15 diverged
 rows += rows_of(T4 + "trained_p15/softmax.toml", "Softmax trained", 15, {0: [None] * 5}, "diverged",
                 "error: non-finite loss (nan) at step 312")
@@ -96,6 +106,9 @@ with tempfile.TemporaryDirectory() as d:
     check(out, "p = 15 best at long lengths (LSSAR 8×; post hoc)", "contradicted")
     check(out, "p = 15 best at long lengths (LSSAR 8×; trained)", "holds")
     check(out, "p = 3 best at 1× (LSSAR; trained)", "not yet run")
+    check(out, "p = 3 best at 1× (sigmoid(s − ln n_i) + l1; post hoc)", "holds", "d = -0.100, 2s = 0.080")
+    check(out, "p = 15 best at long lengths (sigmoid(s − ln n_i) + l1 8×; trained)", "inconclusive",
+          "d = -0.020, 2s = 0.080")
     check(out, "LSSAR nearly flat: rise to 8× ≤ 5% of the 1× loss (trained)", "inconclusive", "+2.9%")
     check(out, "LSSAR nearly flat to 16×: rise ≤ 5% (trained)", "contradicted", "+22.9%")
     check(out, "Softmax unusable at p = 15 (trained", "holds", "at step 312")
