@@ -42,9 +42,8 @@ ROWBIAS_L1_NAME = "sigmoid(s − ln n_i) + l1"
 # The two rows of Table 4 that the paper re-weights: name -> (the p = 0 config, {p: the config trained with p}).
 REWEIGHTED = {
     "LSSAR": (LSSA, TRAINED_LSSA),
-    ROWBIAS_L1_NAME: (T4 + "sigmoid_rowbias_l1.toml",
-                                 {3: T4 + "trained_p3/sigmoid_rowbias_l1.toml",
-                                  15: T4 + "trained_p15/sigmoid_rowbias_l1.toml"}),
+    ROWBIAS_L1_NAME: (T4 + "sigmoid_rowbias_l1.toml", {3: T4 + "trained_p3/sigmoid_rowbias_l1.toml",
+                                                       15: T4 + "trained_p15/sigmoid_rowbias_l1.toml"}),
 }
 REFERENCE = [(SOFTMAX, 0.0), (LSSA, 0.0), (TRAINED_LSSA[15], 15.0)]
 
@@ -357,6 +356,18 @@ def claim_figure2_best_p(ctx, protocol, r):
                f"p = {best:g}; p = 15 vs the best other p (p = {rival:g}): d = {d:+.3f}, 2s = {2 * s:.3f}")
 
 
+def p_claims(row, paper_1x, paper_8x, at_16x=False):
+    """The p = 3 / p = 15 claims of a row of REWEIGHTED, each in both protocols (post hoc first)."""
+    specs = [(f"p = 3 best at 1× ({row}; {{}})", paper_1x, "same", 1, 3, [0, 15]),
+             (f"p = 15 best at long lengths ({row} 8×; {{}})", paper_8x, "same", 8, 15, [0, 3])]
+    if at_16x:
+        specs.append((f"p = 15 best at 16× ({row}; {{}})", "(Table 4 stops at 8×)", "(Table 4 stops at 8×)",
+                      16, 15, [0, 3]))
+    return [(text.format(protocol), paper if protocol == "post hoc" else paper_trained,
+             lambda c, protocol=protocol, r=r, best=best, rivals=rivals: claim_p_best(c, protocol, r, best, rivals, row))
+            for text, paper, paper_trained, r, best, rivals in specs for protocol in ("post hoc", "trained")]
+
+
 CLAIMS = [
     ("The models use their context: every finished model's 1× loss, at the p it was trained with, ≥ 1 nat "
      "below the unigram cross-entropy (our bar, not the paper's)", "—", claim_context),
@@ -367,22 +378,8 @@ CLAIMS = [
     ("Sigmoid with b = −ln T_train degrades most (8×)", "+11.31, the largest growth", lambda c: claim_sigmoid_most(c, 8)),
     ("The other b (−ln n_i) degrades less than b = −ln T_train (8×)", "+6.40 vs +11.31",
      lambda c: claim_rowbias_less(c, 8)),
-    ("p = 3 best at 1× (LSSAR; post hoc)", "3.1782 vs p = 0 3.1905, p = 15 3.1905",
-     lambda c: claim_p_best(c, "post hoc", 1, 3, [0, 15])),
-    ("p = 3 best at 1× (LSSAR; trained)", "same", lambda c: claim_p_best(c, "trained", 1, 3, [0, 15])),
-    ("p = 15 best at long lengths (LSSAR 8×; post hoc)", "3.3171 vs p = 3 6.3007, p = 0 5.9403",
-     lambda c: claim_p_best(c, "post hoc", 8, 15, [0, 3])),
-    ("p = 15 best at long lengths (LSSAR 8×; trained)", "same", lambda c: claim_p_best(c, "trained", 8, 15, [0, 3])),
-    ("p = 15 best at 16× (LSSAR; post hoc)", "(Table 4 stops at 8×)", lambda c: claim_p_best(c, "post hoc", 16, 15, [0, 3])),
-    ("p = 15 best at 16× (LSSAR; trained)", "(Table 4 stops at 8×)", lambda c: claim_p_best(c, "trained", 16, 15, [0, 3])),
-    ("p = 3 best at 1× (sigmoid(s − ln n_i) + l1; post hoc)", "3.1841 vs p = 0 3.1849, p = 15 3.2171",
-     lambda c: claim_p_best(c, "post hoc", 1, 3, [0, 15], ROWBIAS_L1_NAME)),
-    ("p = 3 best at 1× (sigmoid(s − ln n_i) + l1; trained)", "same",
-     lambda c: claim_p_best(c, "trained", 1, 3, [0, 15], ROWBIAS_L1_NAME)),
-    ("p = 15 best at long lengths (sigmoid(s − ln n_i) + l1 8×; post hoc)", "3.8587 vs p = 3 5.7450, p = 0 6.1846",
-     lambda c: claim_p_best(c, "post hoc", 8, 15, [0, 3], ROWBIAS_L1_NAME)),
-    ("p = 15 best at long lengths (sigmoid(s − ln n_i) + l1 8×; trained)", "same",
-     lambda c: claim_p_best(c, "trained", 8, 15, [0, 3], ROWBIAS_L1_NAME)),
+] + p_claims("LSSAR", "3.1782 vs p = 0 3.1905, p = 15 3.1905", "3.3171 vs p = 3 6.3007, p = 0 5.9403", at_16x=True) \
+  + p_claims(ROWBIAS_L1_NAME, "3.1841 vs p = 0 3.1849, p = 15 3.2171", "3.8587 vs p = 3 5.7450, p = 0 6.1846") + [
     ("LSSAR nearly flat: rise to 8× ≤ 5% of the 1× loss (post hoc)", "3.19 → 3.32: +4.0%",
      lambda c: claim_flat(c, "post hoc", 8, 0.05)),
     ("LSSAR nearly flat: rise to 8× ≤ 5% of the 1× loss (trained)", "same", lambda c: claim_flat(c, "trained", 8, 0.05)),
